@@ -1,0 +1,70 @@
+"""Where an hour lives in the archive: the one place that knows the object layout.
+
+    {prefix}/logs/{YYYY}/{MM}/{DD}/hour={HH}/batch_{id}.jsonl.gz
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+
+BATCH_SUFFIX = ".jsonl.gz"
+BATCH_PREFIX = "batch_"
+#: Written last; Athena, Hive and Spark skip names starting with ``_``.
+MANIFEST_NAME = "_manifest.json"
+REJECTS_NAME = "_rejects.jsonl.gz"
+BATCH_ID_HEX_CHARS = 12
+ONE_HOUR = timedelta(hours=1)
+
+
+def as_utc_hour(moment: datetime) -> datetime:
+    """The UTC hour containing ``moment`` (naive datetimes are taken as UTC)."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+
+
+def hours_between(start: datetime, end: datetime) -> Iterator[datetime]:
+    """Every UTC hour in ``[start, end)``."""
+    hour = as_utc_hour(start)
+    end = end.astimezone(timezone.utc) if end.tzinfo else end.replace(tzinfo=timezone.utc)
+    while hour < end:
+        yield hour
+        hour += ONE_HOUR
+
+
+def hour_dir(prefix: str, hour: datetime) -> str:
+    """The folder of one hour, e.g. ``prism/prod/logs/2026/03/31/hour=14``."""
+    hour = as_utc_hour(hour)
+    path = f"logs/{hour:%Y}/{hour:%m}/{hour:%d}/hour={hour:%H}"
+    prefix = prefix.strip("/")
+    return f"{prefix}/{path}" if prefix else path
+
+
+def batch_id(integration: str, hour: datetime, index: int) -> str:
+    """Deterministic id of batch ``index`` of an hour: reruns replace, never add."""
+    seed = f"{integration}|{as_utc_hour(hour):%Y-%m-%dT%H}|{index}".encode()
+    return hashlib.sha256(seed).hexdigest()[:BATCH_ID_HEX_CHARS]
+
+
+def batch_key(prefix: str, integration: str, hour: datetime, index: int) -> str:
+    """Full object key of batch ``index`` of an hour."""
+    name = f"{BATCH_PREFIX}{batch_id(integration, hour, index)}{BATCH_SUFFIX}"
+    return f"{hour_dir(prefix, hour)}/{name}"
+
+
+def manifest_key(prefix: str, hour: datetime) -> str:
+    """Object key of the hour's manifest."""
+    return f"{hour_dir(prefix, hour)}/{MANIFEST_NAME}"
+
+
+def rejects_key(prefix: str, hour: datetime) -> str:
+    """Object key of the hour's rejected source lines."""
+    return f"{hour_dir(prefix, hour)}/{REJECTS_NAME}"
+
+
+def is_batch_key(key: str) -> bool:
+    """Whether ``key`` names a batch file (and not a manifest, rejects or temp file)."""
+    name = key.rsplit("/", 1)[-1]
+    return name.startswith(BATCH_PREFIX) and name.endswith(BATCH_SUFFIX)

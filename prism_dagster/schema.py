@@ -1,0 +1,67 @@
+"""The archive record: the one place that defines what every archived line holds."""
+
+from __future__ import annotations
+
+import polars as pl
+
+#: Every archive line is one JSON object with exactly these keys, in this order.
+RECORD_SCHEMA: dict[str, pl.DataType] = {
+    "request_id": pl.String(),
+    "model": pl.String(),
+    "provider": pl.String(),
+    "resolved_model": pl.String(),
+    "latency_ms": pl.Int64(),
+    "input_tokens": pl.Int64(),
+    "output_tokens": pl.Int64(),
+    "total_tokens": pl.Int64(),
+    "cost": pl.Float64(),
+    "status_code": pl.Int64(),
+    "is_stream": pl.Boolean(),
+    "is_error": pl.Boolean(),
+    "error_message": pl.String(),
+    "cache_hit": pl.Boolean(),
+    "fallback_used": pl.Boolean(),
+    "guardrail_triggered": pl.Boolean(),
+    "routing_strategy": pl.String(),
+    "timestamp": pl.String(),
+    "event_type": pl.String(),
+}
+RECORD_COLUMNS: tuple[str, ...] = tuple(RECORD_SCHEMA)
+
+ERROR_MESSAGE_MAX_CHARS = 500
+EVENT_TYPE = "request"
+#: ISO 8601 UTC with milliseconds and a literal Z, e.g. 2026-03-31T14:22:10.000Z.
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"
+
+#: The gateway's own columns that feed the record, with the type each is read as.
+#: ``started_at`` / ``created_at`` become ``timestamp``; everything else keeps its name.
+GATEWAY_SCHEMA: dict[str, pl.DataType] = {
+    "request_id": pl.String(),
+    "model": pl.String(),
+    "provider": pl.String(),
+    "resolved_model": pl.String(),
+    "latency_ms": pl.Int64(),
+    "started_at": pl.Datetime("us", "UTC"),
+    "created_at": pl.Datetime("us", "UTC"),
+    "input_tokens": pl.Int64(),
+    "output_tokens": pl.Int64(),
+    "total_tokens": pl.Int64(),
+    "cost": pl.Float64(),
+    "status_code": pl.Int64(),
+    "is_stream": pl.Boolean(),
+    "is_error": pl.Boolean(),
+    "error_message": pl.String(),
+    "cache_hit": pl.Boolean(),
+    "fallback_used": pl.Boolean(),
+    "guardrail_triggered": pl.Boolean(),
+    "routing_strategy": pl.String(),
+}
+EVENT_TIME_COLUMNS: tuple[str, str] = ("started_at", "created_at")
+
+#: A source line that could not become a record, kept verbatim beside the archive.
+REJECT_SCHEMA: dict[str, pl.DataType] = {
+    "source_file": pl.String(),
+    "line_number": pl.Int64(),
+    "reason": pl.String(),
+    "line": pl.String(),
+}
