@@ -1,0 +1,69 @@
+"""Hourly archive assets, one per integration, downstream of the gateway's request logs."""
+
+import dagster as dg
+
+from prism_dagster.archive import ArchiveWindow
+from prism_dagster.config import Integration
+from prism_dagster.errors import BadRecordsError
+from prism_dagster.normalize import normalize
+from prism_dagster.resources import io_manager_key
+from prism_dagster.sources import LogSource
+
+#: The gateway's request-log store, declared so lineage shows source -> archive.
+GATEWAY_LOGS = dg.AssetSpec(
+    key=dg.AssetKey(["prism", "gateway_request_logs"]),
+    description="Prism gateway request logs: one row per LLM request, in the gateway's log store.",
+    group_name="prism_source",
+    kinds={"json"},
+)
+ARCHIVE_GROUP = "prism_archive"
+#: A backfill archives up to a day of hours in one run instead of 24 launches.
+BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=24)
+_SHOWN_REJECTS = 5
+
+
+def archive_key(integration: Integration) -> dg.AssetKey:
+    """Asset key of an integration's archive, e.g. ``prism/archive/production``."""
+    return dg.AssetKey(["prism", "archive", integration.name])
+
+
+def hourly_partitions(integration: Integration) -> dg.HourlyPartitionsDefinition:
+    """UTC hours from the integration's ``start``; the current, open hour is not a partition."""
+    return dg.HourlyPartitionsDefinition(
+        start_date=integration.start.strftime("%Y-%m-%d-%H:%M"), timezone="UTC"
+    )
+
+
+def build_archive_asset(integration: Integration) -> dg.AssetsDefinition:
+    """The hourly archive asset of one integration."""
+
+    @dg.asset(
+        key=archive_key(integration),
+        description=f"Gateway request logs archived as gzip JSON Lines to {integration.provider} "
+        f"(prefix {integration.prefix or '(none)'}), one folder per UTC hour.",
+        partitions_def=hourly_partitions(integration),
+        backfill_policy=BACKFILL_POLICY,
+        deps=[GATEWAY_LOGS],
+        io_manager_key=io_manager_key(integration),
+        group_name=ARCHIVE_GROUP,
+        kinds={"polars", integration.provider},
+        metadata={"integration": integration.name, "provider": integration.provider},
+    )
+    def archive(context: dg.AssetExecutionContext, log_source: LogSource) -> dg.Output:
+        window = context.partition_time_window
+        batch = log_source.read_window(window.start, window.end)
+        if batch.rejects.height and log_source.bad_records == "fail":
+            shown = batch.rejects.head(_SHOWN_REJECTS).iter_rows(named=True)
+            lines = "\n  ".join(f"{r['source_file']}:{r['line_number']}: {r['reason']}" for r in shown)
+            raise BadRecordsError(
+                f"{batch.rejects.height} bad source line(s) in {window.start:%Y-%m-%dT%H}.."
+                f"{window.end:%Y-%m-%dT%H} (policy bad_records: fail):\n  {lines}"
+            )
+        records = normalize(batch.rows)
+        context.log.info(
+            f"{records.height} rows and {batch.rejects.height} rejected lines from "
+            f"{log_source.describe()} for {window.start:%Y-%m-%dT%H}..{window.end:%Y-%m-%dT%H}"
+        )
+        return dg.Output(ArchiveWindow(window.start, window.end, records, batch.rejects))
+
+    return archive

@@ -1,0 +1,81 @@
+"""The ``prism-dagster`` command: operator tasks from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from datetime import datetime, timezone
+from pathlib import Path
+
+from prism_dagster.errors import PrismError
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from prism_dagster.demo import run_demo
+
+    summaries = run_demo(args.config, rate=args.rate)
+    for s in summaries:
+        print(
+            f"{s.integration}: archived {s.hours} hours ({s.hours_with_data} with traffic): "
+            f"{s.rows} rows, {s.rejected_rows} rejected, {s.files} files, {s.bytes} bytes "
+            f"-> {s.location}"
+        )
+    print("Open the Dagster UI on these runs: see README.md, 'The Dagster UI'.")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    from prism_dagster.config import parse_hour
+    from prism_dagster.simulate import simulate
+
+    start, end = parse_hour(args.start), parse_hour(args.end)
+    if end <= start:
+        raise PrismError(f"--end {args.end} must be after --start {args.start}")
+    hours = simulate(args.spool, start, end, args.rate, args.seed, args.bad_lines)
+    rows = sum(h.rows for h in hours)
+    quiet = sum(1 for h in hours if h.path is None)
+    print(f"wrote {rows} requests over {len(hours)} hours ({quiet} quiet) to {args.spool}")
+    return 0
+
+
+def _now_hour() -> str:
+    return f"{datetime.now(timezone.utc):%Y-%m-%dT%H}"
+
+
+def parser() -> argparse.ArgumentParser:
+    """The command-line interface."""
+    top = argparse.ArgumentParser(prog="prism-dagster", description=__doc__)
+    sub = top.add_subparsers(dest="command", required=True)
+    demo = sub.add_parser("demo", help="simulate the last 24 hours and archive them locally")
+    demo.add_argument("--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml")
+    demo.add_argument("--rate", type=int, default=500, help="mean requests per hour")
+    demo.set_defaults(run=_demo)
+    sim = sub.add_parser("simulate", help="write realistic gateway traffic into a spool folder")
+    sim.add_argument("--spool", type=Path, default=Path(".prism/spool"))
+    sim.add_argument("--start", required=True, help="first UTC hour, e.g. 2026-03-31T00")
+    sim.add_argument("--end", default=_now_hour(), help="UTC hour to stop before (default: now)")
+    sim.add_argument("--rate", type=int, default=500, help="mean requests per hour")
+    sim.add_argument("--seed", type=int, default=0, help="same seed, same traffic")
+    sim.add_argument("--bad-lines", type=int, default=0, help="malformed lines per hour")
+    sim.set_defaults(run=_simulate)
+    return top
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the ``prism-dagster`` console script."""
+    args = parser().parse_args(argv)
+    if getattr(args, "config", None) is None and args.command == "demo":
+        from prism_dagster.config import config_path
+
+        args.config = config_path()
+    warnings.filterwarnings("ignore", module="dagster")
+    try:
+        return args.run(args)
+    except PrismError as exc:
+        print(f"prism-dagster: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""prism.yaml: the source and the integrations, validated at load with operator-grade errors."""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import dagster as dg
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from prism_dagster.errors import ConfigError
+
+CONFIG_ENV = "PRISM_CONFIG"
+DEFAULT_CONFIG_FILE = "prism.yaml"
+# Characters every object store accepts in a key without escaping (S3's "safe" set plus =).
+_PREFIX_SEGMENT = re.compile(r"^[A-Za-z0-9!_.*'()=-]+$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,62}$")
+
+
+@dataclass(frozen=True)
+class EnvRef:
+    """A value read from an environment variable at run time (``{env: NAME}`` in YAML)."""
+
+    name: str
+
+
+def _env_ref(value: Any) -> Any:
+    if isinstance(value, dict) and set(value) == {"env"}:
+        if not isinstance(value["env"], str) or not value["env"]:
+            raise ValueError("{env: NAME} needs a variable name")
+        return EnvRef(value["env"])
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+def parse_hour(value: Any) -> datetime:
+    """``2026-03-01``, ``2026-03-01T00`` or a full ISO time on the hour, as a UTC datetime."""
+    if isinstance(value, datetime):
+        moment = value
+    else:
+        text = str(value).strip().replace("Z", "+00:00")
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}", text):
+            text += ":00"
+        try:
+            moment = datetime.fromisoformat(text)
+        except ValueError as exc:
+            raise ValueError(f"{value!r} is not an ISO date or hour such as 2026-03-01T00") from exc
+    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    if moment.minute or moment.second or moment.microsecond:
+        raise ValueError(f"{value!r} is not on the hour")
+    return moment.astimezone(timezone.utc)
+
+
+class SpoolSourceConfig(_Strict):
+    """The embedded default: a folder of gateway NDJSON files."""
+
+    kind: Literal["spool"]
+    path: str
+    bad_records: Literal["keep", "fail"] = "keep"
+
+
+class IntegrationBase(_Strict):
+    """Fields every integration has, whatever its provider."""
+
+    name: str
+    prefix: str = ""
+    start: datetime
+    gzip_level: int = Field(default=6, ge=1, le=9)
+    max_rows_per_file: int = Field(default=1_000_000, ge=1)
+    max_bytes_per_file: int | None = Field(default=None, ge=1024)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("must start with a letter and hold only letters, digits and _")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if value.startswith("/"):
+            raise ValueError("must not start with '/'")
+        value = value.rstrip("/")
+        for segment in value.split("/") if value else []:
+            if segment in ("", ".", ".."):
+                raise ValueError(f"must not contain an empty, '.' or '..' segment ({value!r})")
+            if not _PREFIX_SEGMENT.match(segment):
+                raise ValueError(
+                    f"segment {segment!r} has characters object stores reject; "
+                    "use letters, digits and ! _ . * ' ( ) = -"
+                )
+        return value
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start(cls, value: Any) -> datetime:
+        return parse_hour(value)
+
+
+class LocalIntegration(IntegrationBase):
+    """A local folder as the bucket."""
+
+    provider: Literal["local"]
+    path: Annotated[str | EnvRef, Field()]
+
+    @field_validator("path", mode="before")
+    @classmethod
+    def _path(cls, value: Any) -> Any:
+        return _env_ref(value)
+
+
+Integration = Annotated[LocalIntegration, Field(discriminator="provider")]
+PROVIDERS: tuple[str, ...] = ("local",)
+
+
+class PrismConfig(_Strict):
+    """The whole of prism.yaml."""
+
+    source: Annotated[SpoolSourceConfig, Field(discriminator="kind")]
+    integrations: list[Integration] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> PrismConfig:
+        seen: set[str] = set()
+        for integration in self.integrations:
+            if integration.name in seen:
+                raise ValueError(f"integration {integration.name!r}: name is used twice")
+            seen.add(integration.name)
+        return self
+
+
+def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
+    loc = list(error["loc"])
+    where = "prism.yaml"
+    if loc[:1] == ["integrations"] and len(loc) > 1 and isinstance(loc[1], int):
+        entry = (raw.get("integrations") or [])[loc[1]]
+        name = entry.get("name") if isinstance(entry, dict) else None
+        where = f"integration {name!r}" if name else f"integration #{loc[1] + 1}"
+        loc = [part for part in loc[2:] if part not in PROVIDERS]
+    elif loc[:1] == ["source"]:
+        where, loc = "source", [part for part in loc[1:] if part != "spool"]
+    if error["type"] == "union_tag_invalid":
+        ctx = error["ctx"]
+        kind = ctx["discriminator"].strip("'")
+        return f"{where}: unknown {kind} {ctx['tag']!r} (expected one of: {ctx['expected_tags']})"
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "missing":
+        message = "required field is missing"
+    if not loc:
+        return message if where == "prism.yaml" else f"{where}: {message}"
+    field = ".".join(str(part) for part in loc)
+    return f"{where}: field {field!r}: {message}"
+
+
+def parse_config(raw: Any, origin: str = "prism.yaml") -> PrismConfig:
+    """Validate a parsed YAML document; raise ConfigError naming integration and field."""
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{origin}: expected a mapping with 'source' and 'integrations'")
+    try:
+        return PrismConfig.model_validate(raw)
+    except ValidationError as exc:
+        problems = "\n  ".join(_describe(error, raw) for error in exc.errors())
+        raise ConfigError(f"{origin} is invalid:\n  {problems}") from None
+
+
+def config_path() -> Path:
+    """``$PRISM_CONFIG`` if set, else ``prism.yaml`` in the working directory."""
+    return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
+
+
+def load_config(path: Path | None = None) -> PrismConfig:
+    """Read and validate the configuration file."""
+    path = path or config_path()
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigError(
+            f"{path}: no such file (set {CONFIG_ENV} or run `prism-dagster demo`)"
+        ) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    return _relative_to(parse_config(raw, str(path)), path.parent)
+
+
+def _relative_to(config: PrismConfig, base: Path) -> PrismConfig:
+    # Relative folders in prism.yaml mean "next to prism.yaml", wherever Dagster runs from.
+    def anchor(value: str | EnvRef) -> str | EnvRef:
+        if isinstance(value, EnvRef) or Path(value).expanduser().is_absolute():
+            return value
+        return str((base / value).resolve())
+
+    source = config.source.model_copy(update={"path": anchor(config.source.path)})
+    integrations = [
+        i.model_copy(update={"path": anchor(i.path)}) if i.provider == "local" else i
+        for i in config.integrations
+    ]
+    return config.model_copy(update={"source": source, "integrations": integrations})
+
+
+def resolve(value: str | EnvRef) -> Any:
+    """A plain value as is; an ``{env: NAME}`` as ``dg.EnvVar`` so the UI shows only the name."""
+    return dg.EnvVar(value.name) if isinstance(value, EnvRef) else value
