@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from prism_dagster.assets import GATEWAY_LOGS, archive_key, build_archive_asset, hourly_partitions
+from prism_dagster.assets import GATEWAY_LOGS, archive_key, build_archive_asset
 from prism_dagster.config import PrismConfig, config_path, load_config
 from prism_dagster.defaults import default_config
 from prism_dagster.resources import (
@@ -32,7 +32,6 @@ def build_definitions(config: PrismConfig) -> dg.Definitions:
             dg.define_asset_job(
                 archive_job_name(integration.name),
                 selection=[archive_key(integration)],
-                partitions_def=hourly_partitions(integration),
                 description=f"Archive integration {integration.name!r}, one UTC hour per partition.",
             )
         )

@@ -49,6 +49,7 @@ def dagster_instance(root: Path) -> dg.DagsterInstance:
     if not os.environ.get("DAGSTER_HOME"):
         home = (root / "dagster_home").resolve()
         home.mkdir(parents=True, exist_ok=True)
+        (home / "dagster.yaml").touch()  # defaults are right; the file only silences a warning
         os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import quote
 
 from pydantic import Field
 
@@ -80,4 +81,5 @@ class LocalDestination(Destination):
         self._target(key).unlink(missing_ok=True)
 
     def uri(self, key: str) -> str:
-        return (self.root / key).as_uri()
+        # "=" is legal in a URI path; keep hour=HH readable rather than hour%3DHH.
+        return "file://" + quote(str(self.root / key), safe="/=")

@@ -1,0 +1,175 @@
+"""Materialising through Dagster: real runs on a real instance, archive read back independently."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+import pytest
+import yaml
+
+from prism_dagster.assets import GATEWAY_LOGS, archive_key, build_archive_asset
+from prism_dagster.config import parse_config
+from prism_dagster.definitions import archive_job_name, build_definitions
+from prism_dagster.demo import HOUR_KEY
+from prism_dagster.schema import RECORD_COLUMNS
+from prism_dagster.simulate import simulate
+from prism_dagster_tests.conftest import hour, read_archive_lines, tree_bytes
+
+START, END = hour("2026-03-31T22"), hour("2026-04-01T02")  # across midnight and a month
+
+
+def _config(spool: Path, archive: Path, bad_records: str = "keep", **extra: Any) -> dict[str, Any]:
+    integration = {"name": "prod", "provider": "local", "path": str(archive), "prefix": "prism/production", "start": "2026-03-31T00", **extra}
+    return {"source": {"kind": "spool", "path": str(spool), "bad_records": bad_records}, "integrations": [integration]}
+
+
+def _run(config: dict[str, Any], instance: dg.DagsterInstance, first: datetime, last: datetime | None = None) -> dg.ExecuteInProcessResult:
+    job = build_definitions(parse_config(config)).resolve_job_def(archive_job_name("prod"))
+    if last is None:
+        return job.execute_in_process(partition_key=first.strftime(HOUR_KEY), instance=instance, raise_on_error=False)
+    tags = {
+        "dagster/asset_partition_range_start": first.strftime(HOUR_KEY),
+        "dagster/asset_partition_range_end": last.strftime(HOUR_KEY),
+    }
+    return job.execute_in_process(tags=tags, instance=instance, raise_on_error=False)
+
+
+def _expected_by_hour(spool: Path) -> dict[str, list[dict[str, Any]]]:
+    """The archive we expect, computed from the spool with the standard library only."""
+    by_hour: dict[str, list[dict[str, Any]]] = {}
+    for file in sorted(spool.rglob("*.ndjson.gz")):
+        for line in gzip.open(file).read().decode().splitlines():
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            if str(row.get("latency_ms")).isdigit() is False:
+                continue  # the simulator's wrongly typed lines
+            moment = datetime.fromisoformat(row["started_at"] or row["created_at"]).astimezone(timezone.utc)
+            record = {k: row.get(k) for k in RECORD_COLUMNS}
+            record["error_message"] = record["error_message"] or ""
+            record["timestamp"] = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+            record["event_type"] = "request"
+            by_hour.setdefault(moment.strftime("%Y/%m/%d/hour=%H"), []).append(record)
+    return by_hour
+
+
+def test_archive_holds_exactly_the_source_rows_of_each_hour(spool: Path, archive_root: Path) -> None:
+    simulate(spool, START, END, rate=300, seed=7, bad_lines=2)
+    with dg.instance_for_test() as instance:
+        for h in (START, hour("2026-03-31T23"), hour("2026-04-01T00"), hour("2026-04-01T01")):
+            assert _run(_config(spool, archive_root), instance, h).success
+    expected = _expected_by_hour(spool)
+    got: dict[str, list[dict[str, Any]]] = {}
+    for path, lines in read_archive_lines(archive_root).items():
+        folder = path.split("logs/", 1)[1].rsplit("/", 1)[0]
+        got.setdefault(folder, []).extend(lines)
+    assert sorted(got) == sorted(expected)
+    for folder, rows in expected.items():
+        key = lambda r: (r["timestamp"], r["request_id"])  # noqa: E731
+        assert sorted(got[folder], key=key) == sorted(rows, key=key), folder
+        assert all(list(line) == list(RECORD_COLUMNS) for line in got[folder])
+
+
+def test_materialization_metadata_describes_the_hour(spool: Path, archive_root: Path) -> None:
+    simulate(spool, START, END, rate=300, seed=7, bad_lines=2)
+    with dg.instance_for_test() as instance:
+        result = _run(_config(spool, archive_root), instance, START)
+        assert result.success
+        [event] = result.asset_materializations_for_node("prism__archive__prod")
+        meta = {k: v.value for k, v in event.metadata.items()}
+    manifest = json.loads(next(archive_root.rglob("_manifest.json")).read_text())
+    assert meta["rows"] == manifest["total_rows"] == meta["dagster/row_count"] > 0
+    assert meta["files"] == len(manifest["files"]) == len(meta["uris"])
+    assert meta["compressed_bytes"] == sum(f["bytes"] for f in manifest["files"])
+    assert meta["uncompressed_bytes"] == sum(f["uncompressed_bytes"] for f in manifest["files"])
+    assert meta["rejected_rows"] == manifest["rejected_rows"] == 2
+    lines = [x for f in archive_root.rglob("batch_*") for x in read_archive_lines(f.parent)[f.name]]
+    assert meta["total_cost"] == pytest.approx(sum(x["cost"] for x in lines))
+    assert meta["error_count"] == sum(x["is_error"] for x in lines)
+    assert meta["time_window"] == "2026-03-31T22:00Z .. 2026-03-31T23:00Z"
+    assert meta["uris"][0].startswith("file://") and "hour=22/batch_" in meta["uris"][0]
+
+
+def test_quiet_hour_writes_nothing_and_says_so(spool: Path, archive_root: Path) -> None:
+    with dg.instance_for_test() as instance:
+        result = _run(_config(spool, archive_root), instance, START)
+        [event] = result.asset_materializations_for_node("prism__archive__prod")
+    assert event.metadata["rows"].value == 0 and event.metadata["files"].value == 0
+    assert event.metadata["empty_hours"].value == ["2026-03-31T22"]
+    assert [p for p in archive_root.rglob("*") if p.is_file()] == []
+
+
+def test_one_run_over_many_hours_equals_hour_by_hour_runs(spool: Path, tmp_path: Path) -> None:
+    simulate(spool, START, END, rate=300, seed=11, bad_lines=1)
+    one, many = tmp_path / "one", tmp_path / "many"
+    with dg.instance_for_test() as instance:
+        assert _run(_config(spool, one, max_rows_per_file=50), instance, START, hour("2026-04-01T01")).success
+        for h in (START, hour("2026-03-31T23"), hour("2026-04-01T00"), hour("2026-04-01T01")):
+            assert _run(_config(spool, many, max_rows_per_file=50), instance, h).success
+    assert tree_bytes(one) == tree_bytes(many)
+    assert len([k for k in tree_bytes(one) if k.endswith("_manifest.json")]) >= 3
+
+
+def test_bad_records_fail_policy_fails_the_run_naming_the_lines(spool: Path, archive_root: Path) -> None:
+    simulate(spool, START, END, rate=50, seed=3, bad_lines=2)
+    with dg.instance_for_test() as instance:
+        result = _run(_config(spool, archive_root, bad_records="fail"), instance, hour("2026-04-01T00"))
+    assert not result.success
+    [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    message = failure.step_failure_data.error.cause.message if failure.step_failure_data.error.cause else failure.step_failure_data.error.message
+    assert "2 bad source line(s)" in message and "00.ndjson.gz:" in message
+    assert "latency_ms: expected an integer, got slow" in message
+    assert list(archive_root.rglob("batch_*")) == []
+
+
+def test_downstream_assets_can_load_an_archived_hour(spool: Path, archive_root: Path) -> None:
+    simulate(spool, START, END, rate=100, seed=5)
+    config = parse_config(_config(spool, archive_root))
+    defs = build_definitions(config)
+    source = build_archive_asset(config.integrations[0])
+
+    @dg.asset(partitions_def=source.partitions_def, ins={"archive": dg.AssetIn(archive_key(config.integrations[0]))})
+    def hourly_cost(archive: pl.DataFrame) -> float:
+        return float(archive["cost"].sum())
+
+    with dg.instance_for_test() as instance:
+        partition = START.strftime(HOUR_KEY)
+        result = dg.materialize([source, hourly_cost], partition_key=partition, instance=instance, resources=defs.resources)
+        assert result.success
+        lines = [x for lines in read_archive_lines(archive_root).values() for x in lines]
+        assert result.output_for_node("hourly_cost") == pytest.approx(sum(x["cost"] for x in lines))
+
+
+def test_definitions_module_loads_from_prism_config(spool: Path, archive_root: Path, tmp_path: Path) -> None:
+    config_file = tmp_path / "prism.yaml"
+    config_file.write_text(yaml.safe_dump(_config(spool, archive_root)))
+    code = (
+        "import warnings; warnings.filterwarnings('ignore')\n"
+        "import dagster as dg\n"
+        "from prism_dagster.definitions import defs\n"
+        "graph = defs.resolve_asset_graph()\n"
+        "print(sorted(k.to_user_string() for k in graph.get_all_asset_keys()))\n"
+        "node = graph.get(dg.AssetKey(['prism', 'archive', 'prod']))\n"
+        "print(sorted(k.to_user_string() for k in node.parent_keys))\n"
+        "print(node.partitions_def.get_first_partition_key())\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PRISM_CONFIG": str(config_file), "PATH": "/usr/bin:/bin"},
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        check=True,
+    ).stdout.splitlines()
+    assert out[0] == str(sorted(["prism/archive/prod", GATEWAY_LOGS.key.to_user_string()]))
+    assert out[1] == "['prism/gateway_request_logs']"
+    assert out[2] == "2026-03-31-00:00"

@@ -1,0 +1,96 @@
+"""prism.yaml validation: every invalid entry names the integration and the field."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import pytest
+import yaml
+
+from prism_dagster.config import EnvRef, load_config, parse_config, resolve
+from prism_dagster.errors import ConfigError
+
+
+def _config(**integration: Any) -> dict[str, Any]:
+    entry = {"name": "prod", "provider": "local", "path": "/tmp/a", "start": "2026-03-01T00"}
+    entry.update(integration)
+    return {"source": {"kind": "spool", "path": "/tmp/spool"}, "integrations": [entry]}
+
+
+def test_valid_config_parses_with_defaults() -> None:
+    config = parse_config(_config(prefix="prism/production/"))
+    [integration] = config.integrations
+    assert integration.prefix == "prism/production"
+    assert integration.start.isoformat() == "2026-03-01T00:00:00+00:00"
+    assert integration.gzip_level == 6
+    assert config.source.bad_records == "keep"
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"provider": "ftp"}, "integration 'prod': unknown provider 'ftp'"),
+        ({"path": None}, "integration 'prod': field 'path'"),
+        ({"prefix": "a/../b"}, "integration 'prod': field 'prefix': must not contain"),
+        ({"prefix": "/prism"}, "integration 'prod': field 'prefix': must not start with '/'"),
+        ({"prefix": "prism/a#b"}, "integration 'prod': field 'prefix': segment 'a#b'"),
+        ({"prefix": "prism//a"}, "integration 'prod': field 'prefix'"),
+        ({"start": "2026-03-01T00:30"}, "integration 'prod': field 'start': '2026-03-01T00:30' is not on"),
+        ({"start": "yesterday"}, "integration 'prod': field 'start'"),
+        ({"gzip_level": 11}, "integration 'prod': field 'gzip_level'"),
+        ({"name": "my-prod"}, "integration 'my-prod': field 'name'"),
+        ({"bucket": "x"}, "integration 'prod': field 'bucket': Extra inputs"),
+    ],
+)
+def test_invalid_entries_name_integration_and_field(change: dict[str, Any], message: str) -> None:
+    raw = _config(**change)
+    if change.get("path", 1) is None:
+        del raw["integrations"][0]["path"]
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw)
+    assert message in str(caught.value)
+
+
+def test_missing_required_field_is_named() -> None:
+    raw = _config()
+    del raw["integrations"][0]["start"]
+    with pytest.raises(ConfigError, match="integration 'prod': field 'start': required field is missing"):
+        parse_config(raw)
+
+
+def test_duplicate_names_are_refused() -> None:
+    raw = _config()
+    raw["integrations"].append(dict(raw["integrations"][0]))
+    with pytest.raises(ConfigError, match="integration 'prod': name is used twice"):
+        parse_config(raw)
+
+
+def test_env_reference_becomes_dagster_env_var() -> None:
+    config = parse_config(_config(path={"env": "PRISM_ARCHIVE_DIR"}))
+    value = config.integrations[0].path
+    assert value == EnvRef("PRISM_ARCHIVE_DIR")
+    resolved = resolve(value)
+    assert isinstance(resolved, dg.EnvVar) and resolved.env_var_name == "PRISM_ARCHIVE_DIR"
+
+
+def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = _config(path="archive")
+    raw["source"]["path"] = "spool"
+    (tmp_path / "conf").mkdir()
+    (tmp_path / "conf" / "prism.yaml").write_text(yaml.safe_dump(raw))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PRISM_CONFIG", str(tmp_path / "conf" / "prism.yaml"))
+    config = load_config()
+    assert config.source.path == str(tmp_path / "conf" / "spool")
+    assert config.integrations[0].path == str(tmp_path / "conf" / "archive")
+
+
+def test_missing_file_and_bad_yaml_are_config_errors(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such file"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("source: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)

@@ -1,0 +1,61 @@
+"""The archive path layout, batch ids and hour arithmetic."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from prism_dagster import layout
+from prism_dagster_tests.conftest import hour
+
+
+@pytest.mark.parametrize(
+    ("moment", "expected"),
+    [
+        ("2026-03-31T23", "prism/production/logs/2026/03/31/hour=23"),
+        ("2026-04-01T00", "prism/production/logs/2026/04/01/hour=00"),
+        ("2026-12-31T23", "prism/production/logs/2026/12/31/hour=23"),
+        ("2027-01-01T00", "prism/production/logs/2027/01/01/hour=00"),
+        ("2028-02-29T07", "prism/production/logs/2028/02/29/hour=07"),
+    ],
+)
+def test_hour_dir_across_day_month_and_year_boundaries(moment: str, expected: str) -> None:
+    assert layout.hour_dir("prism/production", hour(moment)) == expected
+
+
+def test_no_prefix_starts_at_logs() -> None:
+    key = layout.batch_key("", "prod", hour("2026-03-31T14"), 0)
+    assert key.startswith("logs/2026/03/31/hour=14/batch_")
+    assert key.endswith(".jsonl.gz")
+
+
+def test_hour_is_taken_in_utc_whatever_the_input_zone() -> None:
+    local = datetime(2026, 4, 1, 1, 30, tzinfo=timezone(timedelta(hours=2)))
+    assert layout.hour_dir("p", local) == "p/logs/2026/03/31/hour=23"
+
+
+def test_batch_ids_are_deterministic_and_distinct() -> None:
+    h = hour("2026-03-31T14")
+    first = layout.batch_id("prod", h, 0)
+    assert first == layout.batch_id("prod", h + timedelta(minutes=59), 0)
+    assert len(first) == 12 and int(first, 16) >= 0
+    others = {
+        layout.batch_id("prod", h, 1),
+        layout.batch_id("staging", h, 0),
+        layout.batch_id("prod", h + timedelta(hours=1), 0),
+    }
+    assert first not in others and len(others) == 3
+
+
+def test_hours_between_is_half_open() -> None:
+    hours = list(layout.hours_between(hour("2026-03-31T22"), hour("2026-04-01T01")))
+    assert hours == [hour("2026-03-31T22"), hour("2026-03-31T23"), hour("2026-04-01T00")]
+
+
+def test_only_batch_files_count_as_batches() -> None:
+    folder = "p/logs/2026/03/31/hour=14"
+    assert layout.is_batch_key(f"{folder}/batch_0123456789ab.jsonl.gz")
+    assert not layout.is_batch_key(f"{folder}/{layout.MANIFEST_NAME}")
+    assert not layout.is_batch_key(f"{folder}/{layout.REJECTS_NAME}")
+    assert not layout.is_batch_key(f"{folder}/.batch_0123456789ab.jsonl.gz.tmp-1")

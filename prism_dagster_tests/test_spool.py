@@ -1,0 +1,104 @@
+"""The spool source: event-time windows, gzip files and malformed lines kept, never dropped."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from prism_dagster.sources import SpoolSource
+from prism_dagster_tests.conftest import gateway_row, hour, write_spool
+
+H14, H15 = hour("2026-03-31T14"), hour("2026-03-31T15")
+
+
+def test_window_is_half_open_on_event_time(spool: Path) -> None:
+    write_spool(
+        spool / "a.ndjson",
+        [
+            gateway_row("before", "2026-03-31T13:59:59.999Z"),
+            gateway_row("first", "2026-03-31T14:00:00.000Z"),
+            gateway_row("last", "2026-03-31T14:59:59.999Z"),
+            gateway_row("after", "2026-03-31T15:00:00.000Z"),
+            # started_at wins over created_at, which is in another hour
+            gateway_row("started", "2026-03-31T14:30:00Z", created_at="2026-03-31T15:00:01Z"),
+            gateway_row("created", None, created_at="2026-03-31T16:10:00+02:00"),
+        ],
+    )
+    batch = SpoolSource(path=str(spool)).read_window(H14, H15)
+    assert sorted(batch.rows["request_id"]) == ["created", "first", "last", "started"]
+    assert batch.rejects.height == 0
+
+
+def test_gzip_and_plain_files_in_subfolders_are_read(spool: Path) -> None:
+    write_spool(spool / "2026/03/31/a.ndjson.gz", [gateway_row("gz", "2026-03-31T14:01:00Z")], True)
+    write_spool(spool / "b.jsonl", [gateway_row("plain", "2026-03-31T14:02:00Z")])
+    write_spool(spool / "notes.txt", ["not a spool file"])
+    batch = SpoolSource(path=str(spool)).read_window(H14, H15)
+    assert sorted(batch.rows["request_id"]) == ["gz", "plain"]
+
+
+def test_malformed_lines_are_counted_kept_and_good_rows_survive(spool: Path) -> None:
+    bad_json = '{"request_id": "cut", "started_at": "2026-03-31T14:05:00Z", "lat'
+    wrong_type = gateway_row("typed", "2026-03-31T14:06:00Z", latency_ms="slow", is_stream="yes")
+    nested = gateway_row("nested", "2026-03-31T14:07:00Z", model={"name": "gpt"})
+    no_time = gateway_row("no-time", None, created_at=None)
+    bad_time = gateway_row("bad-time", "31/03/2026 14:08")
+    write_spool(
+        spool / "a.ndjson",
+        [
+            gateway_row("good1", "2026-03-31T14:00:00Z"),
+            bad_json,
+            wrong_type,
+            "",
+            "[1, 2]",
+            nested,
+            no_time,
+            bad_time,
+            gateway_row("good2", "2026-03-31T14:30:00Z", cost="0.125"),
+        ],
+    )
+    batch = SpoolSource(path=str(spool)).read_window(H14, H15)
+    assert sorted(batch.rows["request_id"]) == ["good1", "good2"]
+    assert batch.rows.filter(batch.rows["request_id"] == "good2")["cost"].to_list() == [0.125]
+    rejects = {r["line_number"]: r for r in batch.rejects.iter_rows(named=True)}
+    assert sorted(rejects) == [2, 3, 5, 6, 7, 8]  # line 4 is blank, not a record
+    assert rejects[2]["reason"].startswith("not valid JSON")
+    assert rejects[2]["line"] == bad_json
+    assert "latency_ms: expected an integer, got slow" in rejects[3]["reason"]
+    assert "is_stream: expected true or false, got yes" in rejects[3]["reason"]
+    assert rejects[5]["reason"].startswith("not a JSON object")
+    assert rejects[6]["reason"] == "model: expected a single value, got dict"
+    assert rejects[7]["reason"] == "no started_at or created_at"
+    assert "started_at: expected an ISO 8601 timestamp" in rejects[8]["reason"]
+    assert json.loads(rejects[3]["line"])["request_id"] == "typed"
+    assert all(r["source_file"].endswith("a.ndjson") for r in rejects.values())
+
+
+def test_each_rejected_line_belongs_to_exactly_one_hour(spool: Path) -> None:
+    write_spool(
+        spool / "a.ndjson",
+        [
+            gateway_row("a", "2026-03-31T14:10:00Z"),
+            "garbage after a",
+            gateway_row("b", "2026-03-31T15:10:00Z"),
+            "garbage after b",
+        ],
+    )
+    source = SpoolSource(path=str(spool))
+    first = source.read_window(H14, H15).rejects
+    second = source.read_window(H15, hour("2026-03-31T16")).rejects
+    assert first["line"].to_list() == ["garbage after a"]
+    assert second["line"].to_list() == ["garbage after b"]
+
+
+def test_clean_file_takes_the_vectorised_path_with_all_fields(spool: Path) -> None:
+    row = gateway_row("full", "2026-03-31T14:22:10.000Z", is_error=True, error_message="boom")
+    write_spool(spool / "a.ndjson", [row])
+    [got] = SpoolSource(path=str(spool)).read_window(H14, H15).rows.iter_rows(named=True)
+    assert got["is_error"] is True and got["error_message"] == "boom"
+    assert got["latency_ms"] == 842 and got["total_tokens"] == 1523 and got["cost"] == 0.02
+
+
+def test_empty_spool_gives_empty_batch(spool: Path) -> None:
+    batch = SpoolSource(path=str(spool)).read_window(H14, H15)
+    assert batch.rows.height == 0 and batch.rejects.height == 0

@@ -1,0 +1,170 @@
+"""Writing an hour: multi-file batches, reruns, stale cleanup, empty hours, crashes."""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import json
+import shutil
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from prism_dagster import layout
+from prism_dagster.destinations import LocalDestination, ObjectSink
+from prism_dagster.io_managers import read_hour
+from prism_dagster.manifest import Manifest
+from prism_dagster.normalize import normalize
+from prism_dagster.sources import SourceBatch
+from prism_dagster.writer import WriteSettings, write_hour
+from prism_dagster_tests.conftest import hour, read_archive_lines, tree_bytes
+
+H14 = hour("2026-03-31T14")
+PREFIX = "prism/production"
+
+
+def records(n: int, minute_step: float = 0.001) -> pl.DataFrame:
+    seconds = [i * minute_step for i in range(n)]
+    return normalize(
+        pl.DataFrame(
+            {
+                "request_id": [f"req_{i:07d}" for i in range(n)],
+                "started_at": [f"2026-03-31T14:{int(s // 60) % 60:02d}:{s % 60:06.3f}Z" for s in seconds],
+                "cost": [i / 1000 for i in range(n)],
+                "error_message": ["x" * (i % 50) for i in range(n)],
+            }
+        )
+    )
+
+
+def write(dest: LocalDestination, frame: pl.DataFrame, rejects: pl.DataFrame | None = None, **settings: int):
+    return write_hour(
+        dest,
+        integration="prod",
+        prefix=PREFIX,
+        hour=H14,
+        records=frame,
+        rejects=SourceBatch.empty_rejects() if rejects is None else rejects,
+        settings=WriteSettings(**{"slice_rows": 1000, **settings}),
+    )
+
+
+def test_multi_file_hour_holds_every_row_once_in_order(archive_root: Path) -> None:
+    dest = LocalDestination(path=str(archive_root))
+    frame = records(5500)
+    result = write(dest, frame, max_rows_per_file=2000)
+    manifest = result.manifest
+    assert manifest is not None
+    assert [f.rows for f in manifest.files] == [2000, 2000, 1500]
+    assert manifest.total_rows == 5500
+    expected_names = [
+        f"batch_{layout.batch_id('prod', H14, i)}.jsonl.gz" for i in range(3)
+    ]
+    assert [f.name for f in manifest.files] == expected_names
+    folder = archive_root / layout.hour_dir(PREFIX, H14)
+    lines = [json.loads(x) for name in expected_names for x in gzip.open(folder / name).read().splitlines()]
+    assert [line["request_id"] for line in lines] == frame["request_id"].to_list()
+    for entry in manifest.files:
+        data = (folder / entry.name).read_bytes()
+        assert entry.bytes == len(data)
+        assert entry.sha256 == hashlib.sha256(data).hexdigest()
+        assert entry.uncompressed_bytes == len(gzip.decompress(data))
+    assert read_hour(dest, PREFIX, H14).equals(frame)
+
+
+def test_files_are_standard_gzip_for_gzip_and_zcat(archive_root: Path) -> None:
+    if not shutil.which("gzip"):
+        pytest.fail("the gzip command is needed to check the archive the way operators do")
+    dest = LocalDestination(path=str(archive_root))
+    write(dest, records(3000), max_rows_per_file=100_000)  # several gzip members in one file
+    [path] = list(archive_root.rglob("batch_*.jsonl.gz"))
+    subprocess.run(["gzip", "-t", str(path)], check=True)
+    out = subprocess.run(["zcat", str(path)], check=True, capture_output=True).stdout
+    assert len(out.splitlines()) == 3000
+
+
+def test_byte_limit_splits_files_below_the_limit(archive_root: Path) -> None:
+    dest = LocalDestination(path=str(archive_root))
+    result = write(dest, records(20_000), max_bytes_per_file=40_000, slice_rows=500)
+    assert result.manifest is not None and len(result.manifest.files) > 1
+    assert all(f.bytes <= 40_000 for f in result.manifest.files)
+    assert sum(f.rows for f in result.manifest.files) == 20_000
+
+
+def test_rerun_gives_byte_identical_files_and_no_extra_objects(archive_root: Path) -> None:
+    dest = LocalDestination(path=str(archive_root))
+    frame = records(4000)
+    write(dest, frame, max_rows_per_file=1500)
+    before = tree_bytes(archive_root)
+    write(dest, frame.sample(fraction=1.0, shuffle=True, seed=3).sort("timestamp", "request_id"), max_rows_per_file=1500)
+    assert tree_bytes(archive_root) == before
+    assert len(before) == 4  # three batches and the manifest
+
+
+def test_shrinking_hour_removes_stale_batches(archive_root: Path) -> None:
+    dest = LocalDestination(path=str(archive_root))
+    write(dest, records(5000), max_rows_per_file=2000)
+    result = write(dest, records(1000), max_rows_per_file=2000)
+    assert len(result.removed) == 2
+    files = read_archive_lines(archive_root)
+    assert len(files) == 1 and len(next(iter(files.values()))) == 1000
+
+
+def test_empty_hour_writes_nothing_and_clears_an_earlier_archive(archive_root: Path) -> None:
+    dest = LocalDestination(path=str(archive_root))
+    assert write(dest, records(0)).manifest is None
+    assert list(archive_root.rglob("*.*")) == []
+    write(dest, records(10))
+    result = write(dest, records(0))
+    assert result.manifest is None and len(result.removed) == 1
+    assert [p for p in archive_root.rglob("*") if p.is_file()] == []
+
+
+def test_rejects_are_kept_beside_the_hour(archive_root: Path) -> None:
+    dest = LocalDestination(path=str(archive_root))
+    rejects = pl.DataFrame(
+        {"source_file": ["s.ndjson"], "line_number": [7], "reason": ["not valid JSON"], "line": ["{oops"]}
+    )
+    result = write(dest, records(3), rejects)
+    assert result.manifest is not None and result.manifest.rejected_rows == 1
+    kept = gzip.open(archive_root / layout.rejects_key(PREFIX, H14)).read().splitlines()
+    assert json.loads(kept[0]) == {"source_file": "s.ndjson", "line_number": 7, "reason": "not valid JSON", "line": "{oops"}
+    write(dest, records(3))
+    assert not (archive_root / layout.rejects_key(PREFIX, H14)).exists()
+
+
+class CrashingDestination(LocalDestination):
+    """A real local folder whose writes fail at one key, as a crash or lost network would."""
+
+    crash_at: str
+
+    @contextmanager
+    def open_object(self, key: str, content_type: str) -> Iterator[ObjectSink]:
+        with super().open_object(key, content_type) as sink:
+            if key == self.crash_at:
+                sink.write(b"partial bytes")
+                raise ConnectionError("simulated crash while writing")
+            yield sink
+
+
+def test_crash_mid_hour_leaves_no_manifest_and_no_partial_object(archive_root: Path) -> None:
+    good = LocalDestination(path=str(archive_root))
+    write(good, records(3000), max_rows_per_file=1000)
+    second = layout.batch_key(PREFIX, "prod", H14, 1)
+    crashing = CrashingDestination(path=str(archive_root), crash_at=second)
+    with pytest.raises(ConnectionError):
+        write(crashing, records(3000, minute_step=0.002), max_rows_per_file=1000)
+    folder = archive_root / layout.hour_dir(PREFIX, H14)
+    names = sorted(p.name for p in folder.iterdir())
+    assert layout.MANIFEST_NAME not in names  # readers see the hour as incomplete
+    assert not [n for n in names if n.startswith(".")]  # no temp file left behind
+    assert (folder / Path(second).name).read_bytes() != b"partial bytes"
+    with pytest.raises(Exception, match="is missing: the hour is incomplete"):
+        read_hour(good, PREFIX, H14)
+    result = write(good, records(3000, minute_step=0.002), max_rows_per_file=1000)
+    assert Manifest.from_bytes((folder / layout.MANIFEST_NAME).read_bytes(), "x") == result.manifest
+    assert read_hour(good, PREFIX, H14).equals(records(3000, minute_step=0.002))
