@@ -54,7 +54,9 @@ def build_archive_asset(integration: Integration) -> dg.AssetsDefinition:
         batch = log_source.read_window(window.start, window.end)
         if batch.rejects.height and log_source.bad_records == "fail":
             shown = batch.rejects.head(_SHOWN_REJECTS).iter_rows(named=True)
-            lines = "\n  ".join(f"{r['source_file']}:{r['line_number']}: {r['reason']}" for r in shown)
+            lines = "\n  ".join(
+                f"{r['source_file']}:{r['line_number']}: {r['reason']}" for r in shown
+            )
             raise BadRecordsError(
                 f"{batch.rejects.height} bad source line(s) in {window.start:%Y-%m-%dT%H}.."
                 f"{window.end:%Y-%m-%dT%H} (policy bad_records: fail):\n  {lines}"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from prism_dagster.errors import PrismError
@@ -40,7 +40,7 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _now_hour() -> str:
-    return f"{datetime.now(timezone.utc):%Y-%m-%dT%H}"
+    return f"{datetime.now(UTC):%Y-%m-%dT%H}"
 
 
 def parser() -> argparse.ArgumentParser:
@@ -48,7 +48,9 @@ def parser() -> argparse.ArgumentParser:
     top = argparse.ArgumentParser(prog="prism-dagster", description=__doc__)
     sub = top.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="simulate the last 24 hours and archive them locally")
-    demo.add_argument("--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml")
+    demo.add_argument(
+        "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
+    )
     demo.add_argument("--rate", type=int, default=500, help="mean requests per hour")
     demo.set_defaults(run=_demo)
     sim = sub.add_parser("simulate", help="write realistic gateway traffic into a spool folder")

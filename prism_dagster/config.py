@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -53,10 +53,10 @@ def parse_hour(value: Any) -> datetime:
             moment = datetime.fromisoformat(text)
         except ValueError as exc:
             raise ValueError(f"{value!r} is not an ISO date or hour such as 2026-03-01T00") from exc
-    moment = moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
     if moment.minute or moment.second or moment.microsecond:
         raise ValueError(f"{value!r} is not on the hour")
-    return moment.astimezone(timezone.utc)
+    return moment.astimezone(UTC)
 
 
 class SpoolSourceConfig(_Strict):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import yaml
@@ -34,7 +34,7 @@ integrations:
 
 def demo_window(now: datetime | None = None) -> tuple[datetime, datetime]:
     """The last ``DEMO_HOURS`` closed UTC hours: ``[start, end)``."""
-    end = layout.as_utc_hour(now or datetime.now(timezone.utc))
+    end = layout.as_utc_hour(now or datetime.now(UTC))
     return end - timedelta(hours=DEMO_HOURS), end
 
 

@@ -32,7 +32,7 @@ def build_definitions(config: PrismConfig) -> dg.Definitions:
             dg.define_asset_job(
                 archive_job_name(integration.name),
                 selection=[archive_key(integration)],
-                description=f"Archive integration {integration.name!r}, one UTC hour per partition.",
+                description=f"Archive integration {integration.name!r}, one UTC hour a partition.",
             )
         )
     return dg.Definitions(assets=assets, jobs=jobs, resources=resources)

@@ -57,7 +57,9 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
         written = [r for r in results if r.manifest is not None]
         files = [f for r in written for f in r.manifest.files]  # type: ignore[union-attr]
         uris = [uri for r in written for uri in r.uris]
-        empty = [f"{r.hour:%Y-%m-%dT%H}" for r in results if not r.manifest or not r.manifest.total_rows]
+        empty = [
+            f"{r.hour:%Y-%m-%dT%H}" for r in results if not r.manifest or not r.manifest.total_rows
+        ]
         records = obj.records
         return {
             "dagster/row_count": records.height,
@@ -73,7 +75,9 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
             "rejected_rows": obj.rejects.height,
             "stale_files_removed": sum(len(r.removed) for r in results),
             "uris": dg.MetadataValue.json(uris[:_MAX_LISTED]),
-            "destination": self.destination.uri(self.prefix) if self.prefix else self.destination.uri(""),
+            "destination": self.destination.uri(self.prefix)
+            if self.prefix
+            else self.destination.uri(""),
         }
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
@@ -90,13 +94,17 @@ def read_hour(dest: Destination, prefix: str, hour: Any) -> pl.DataFrame:
     key = layout.manifest_key(prefix, hour)
     if not dest.exists(key):
         if any(layout.is_batch_key(k) for k in dest.list_keys(layout.hour_dir(prefix, hour) + "/")):
-            raise ManifestError(f"{dest.uri(key)} is missing: the hour is incomplete or being rewritten")
+            raise ManifestError(
+                f"{dest.uri(key)} is missing: the hour is incomplete or being rewritten"
+            )
         return pl.DataFrame(schema=RECORD_SCHEMA)
     manifest = Manifest.from_bytes(dest.get_object(key), dest.uri(key))
     frames = []
     for entry in manifest.files:
         data = dest.get_object(f"{layout.hour_dir(prefix, hour)}/{entry.name}")
         if hashlib.sha256(data).hexdigest() != entry.sha256:
-            raise ManifestError(f"{entry.name} of {manifest.hour} does not match its manifest checksum")
+            raise ManifestError(
+                f"{entry.name} of {manifest.hour} does not match its manifest checksum"
+            )
         frames.append(pl.read_ndjson(gzip.decompress(data), schema=RECORD_SCHEMA))
     return pl.concat([pl.DataFrame(schema=RECORD_SCHEMA), *frames])

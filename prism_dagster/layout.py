@@ -1,13 +1,13 @@
 """Where an hour lives in the archive: the one place that knows the object layout.
 
-    {prefix}/logs/{YYYY}/{MM}/{DD}/hour={HH}/batch_{id}.jsonl.gz
+{prefix}/logs/{YYYY}/{MM}/{DD}/hour={HH}/batch_{id}.jsonl.gz
 """
 
 from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 BATCH_SUFFIX = ".jsonl.gz"
 BATCH_PREFIX = "batch_"
@@ -21,14 +21,14 @@ ONE_HOUR = timedelta(hours=1)
 def as_utc_hour(moment: datetime) -> datetime:
     """The UTC hour containing ``moment`` (naive datetimes are taken as UTC)."""
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
-    return moment.astimezone(timezone.utc).replace(minute=0, second=0, microsecond=0)
+        moment = moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
 def hours_between(start: datetime, end: datetime) -> Iterator[datetime]:
     """Every UTC hour in ``[start, end)``."""
     hour = as_utc_hour(start)
-    end = end.astimezone(timezone.utc) if end.tzinfo else end.replace(tzinfo=timezone.utc)
+    end = end.astimezone(UTC) if end.tzinfo else end.replace(tzinfo=UTC)
     while hour < end:
         yield hour
         hour += ONE_HOUR

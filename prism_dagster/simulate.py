@@ -88,7 +88,9 @@ def hour_rows(hour: datetime, rate: int, seed: int = 0) -> pl.DataFrame:
             "status_code": codes,
             "is_stream": rng.random(n) < 0.4,
             "is_error": is_error,
-            "error_message": messages.zip_with(pl.Series(is_error), pl.Series([None] * n, dtype=pl.String)),
+            "error_message": messages.zip_with(
+                pl.Series(is_error), pl.Series([None] * n, dtype=pl.String)
+            ),
             "cache_hit": cache_hit,
             "fallback_used": fallback,
             "guardrail_triggered": guardrail,

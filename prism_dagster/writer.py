@@ -63,7 +63,9 @@ class _OpenObject:
     def close(self) -> FileEntry:
         self._stack.close()
         name = self.key.rsplit("/", 1)[-1]
-        return FileEntry(name, self.rows, self.digest.bytes, self.uncompressed, self.digest.hexdigest)
+        return FileEntry(
+            name, self.rows, self.digest.bytes, self.uncompressed, self.digest.hexdigest
+        )
 
     def abort(self) -> None:
         self._stack.__exit__(*sys.exc_info())
@@ -117,7 +119,7 @@ def write_hour(
     rejects: pl.DataFrame,
     settings: WriteSettings,
 ) -> HourResult:
-    """Replace the archive of one hour with ``records`` (and ``rejects``), atomically for readers."""
+    """Replace one hour's archive with ``records`` and ``rejects``; readers never see a mix."""
     hour = layout.as_utc_hour(hour)
     folder = layout.hour_dir(prefix, hour) + "/"
     manifest_key = layout.manifest_key(prefix, hour)

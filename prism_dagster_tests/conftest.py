@@ -5,7 +5,7 @@ from __future__ import annotations
 import gzip
 import json
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +13,7 @@ import pytest
 
 warnings.filterwarnings("ignore", module="dagster")
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def hour(text: str) -> datetime:
@@ -66,14 +66,18 @@ def write_spool(path: Path, rows: list[dict[str, Any] | str], compress: bool = F
 def read_archive_lines(root: Path) -> dict[str, list[dict[str, Any]]]:
     """Every batch file under ``root`` decoded with the standard library, by file path."""
     return {
-        str(p.relative_to(root)): [json.loads(line) for line in gzip.open(p).read().splitlines()]
+        str(p.relative_to(root)): [
+            json.loads(line) for line in gzip.decompress(p.read_bytes()).splitlines()
+        ]
         for p in sorted(root.rglob("batch_*.jsonl.gz"))
     }
 
 
 def tree_bytes(root: Path) -> dict[str, bytes]:
     """Every file under ``root`` with its bytes, for byte-identity checks."""
-    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()}
+    return {
+        str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*")) if p.is_file()
+    }
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import gzip
 import json
 import subprocess
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,14 +27,31 @@ START, END = hour("2026-03-31T22"), hour("2026-04-01T02")  # across midnight and
 
 
 def _config(spool: Path, archive: Path, bad_records: str = "keep", **extra: Any) -> dict[str, Any]:
-    integration = {"name": "prod", "provider": "local", "path": str(archive), "prefix": "prism/production", "start": "2026-03-31T00", **extra}
-    return {"source": {"kind": "spool", "path": str(spool), "bad_records": bad_records}, "integrations": [integration]}
+    integration = {
+        "name": "prod",
+        "provider": "local",
+        "path": str(archive),
+        "prefix": "prism/production",
+        "start": "2026-03-31T00",
+        **extra,
+    }
+    return {
+        "source": {"kind": "spool", "path": str(spool), "bad_records": bad_records},
+        "integrations": [integration],
+    }
 
 
-def _run(config: dict[str, Any], instance: dg.DagsterInstance, first: datetime, last: datetime | None = None) -> dg.ExecuteInProcessResult:
+def _run(
+    config: dict[str, Any],
+    instance: dg.DagsterInstance,
+    first: datetime,
+    last: datetime | None = None,
+) -> dg.ExecuteInProcessResult:
     job = build_definitions(parse_config(config)).resolve_job_def(archive_job_name("prod"))
     if last is None:
-        return job.execute_in_process(partition_key=first.strftime(HOUR_KEY), instance=instance, raise_on_error=False)
+        return job.execute_in_process(
+            partition_key=first.strftime(HOUR_KEY), instance=instance, raise_on_error=False
+        )
     tags = {
         "dagster/asset_partition_range_start": first.strftime(HOUR_KEY),
         "dagster/asset_partition_range_end": last.strftime(HOUR_KEY),
@@ -46,23 +63,27 @@ def _expected_by_hour(spool: Path) -> dict[str, list[dict[str, Any]]]:
     """The archive we expect, computed from the spool with the standard library only."""
     by_hour: dict[str, list[dict[str, Any]]] = {}
     for file in sorted(spool.rglob("*.ndjson.gz")):
-        for line in gzip.open(file).read().decode().splitlines():
+        for line in gzip.decompress(file.read_bytes()).decode().splitlines():
             try:
                 row = json.loads(line)
             except ValueError:
                 continue
             if str(row.get("latency_ms")).isdigit() is False:
                 continue  # the simulator's wrongly typed lines
-            moment = datetime.fromisoformat(row["started_at"] or row["created_at"]).astimezone(timezone.utc)
+            moment = datetime.fromisoformat(row["started_at"] or row["created_at"]).astimezone(UTC)
             record = {k: row.get(k) for k in RECORD_COLUMNS}
             record["error_message"] = record["error_message"] or ""
-            record["timestamp"] = moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+            record["timestamp"] = (
+                moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+            )
             record["event_type"] = "request"
             by_hour.setdefault(moment.strftime("%Y/%m/%d/hour=%H"), []).append(record)
     return by_hour
 
 
-def test_archive_holds_exactly_the_source_rows_of_each_hour(spool: Path, archive_root: Path) -> None:
+def test_archive_holds_exactly_the_source_rows_of_each_hour(
+    spool: Path, archive_root: Path
+) -> None:
     simulate(spool, START, END, rate=300, seed=7, bad_lines=2)
     with dg.instance_for_test() as instance:
         for h in (START, hour("2026-03-31T23"), hour("2026-04-01T00"), hour("2026-04-01T01")):
@@ -112,20 +133,30 @@ def test_one_run_over_many_hours_equals_hour_by_hour_runs(spool: Path, tmp_path:
     simulate(spool, START, END, rate=300, seed=11, bad_lines=1)
     one, many = tmp_path / "one", tmp_path / "many"
     with dg.instance_for_test() as instance:
-        assert _run(_config(spool, one, max_rows_per_file=50), instance, START, hour("2026-04-01T01")).success
+        assert _run(
+            _config(spool, one, max_rows_per_file=50), instance, START, hour("2026-04-01T01")
+        ).success
         for h in (START, hour("2026-03-31T23"), hour("2026-04-01T00"), hour("2026-04-01T01")):
             assert _run(_config(spool, many, max_rows_per_file=50), instance, h).success
     assert tree_bytes(one) == tree_bytes(many)
     assert len([k for k in tree_bytes(one) if k.endswith("_manifest.json")]) >= 3
 
 
-def test_bad_records_fail_policy_fails_the_run_naming_the_lines(spool: Path, archive_root: Path) -> None:
+def test_bad_records_fail_policy_fails_the_run_naming_the_lines(
+    spool: Path, archive_root: Path
+) -> None:
     simulate(spool, START, END, rate=50, seed=3, bad_lines=2)
     with dg.instance_for_test() as instance:
-        result = _run(_config(spool, archive_root, bad_records="fail"), instance, hour("2026-04-01T00"))
+        result = _run(
+            _config(spool, archive_root, bad_records="fail"), instance, hour("2026-04-01T00")
+        )
     assert not result.success
     [failure] = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    message = failure.step_failure_data.error.cause.message if failure.step_failure_data.error.cause else failure.step_failure_data.error.message
+    message = (
+        failure.step_failure_data.error.cause.message
+        if failure.step_failure_data.error.cause
+        else failure.step_failure_data.error.message
+    )
     assert "2 bad source line(s)" in message and "00.ndjson.gz:" in message
     assert "latency_ms: expected an integer, got slow" in message
     assert list(archive_root.rglob("batch_*")) == []
@@ -137,19 +168,29 @@ def test_downstream_assets_can_load_an_archived_hour(spool: Path, archive_root: 
     defs = build_definitions(config)
     source = build_archive_asset(config.integrations[0])
 
-    @dg.asset(partitions_def=source.partitions_def, ins={"archive": dg.AssetIn(archive_key(config.integrations[0]))})
+    @dg.asset(
+        partitions_def=source.partitions_def,
+        ins={"archive": dg.AssetIn(archive_key(config.integrations[0]))},
+    )
     def hourly_cost(archive: pl.DataFrame) -> float:
         return float(archive["cost"].sum())
 
     with dg.instance_for_test() as instance:
         partition = START.strftime(HOUR_KEY)
-        result = dg.materialize([source, hourly_cost], partition_key=partition, instance=instance, resources=defs.resources)
+        result = dg.materialize(
+            [source, hourly_cost],
+            partition_key=partition,
+            instance=instance,
+            resources=defs.resources,
+        )
         assert result.success
         lines = [x for lines in read_archive_lines(archive_root).values() for x in lines]
         assert result.output_for_node("hourly_cost") == pytest.approx(sum(x["cost"] for x in lines))
 
 
-def test_definitions_module_loads_from_prism_config(spool: Path, archive_root: Path, tmp_path: Path) -> None:
+def test_definitions_module_loads_from_prism_config(
+    spool: Path, archive_root: Path, tmp_path: Path
+) -> None:
     config_file = tmp_path / "prism.yaml"
     config_file.write_text(yaml.safe_dump(_config(spool, archive_root)))
     code = (

@@ -14,11 +14,15 @@ import yaml
 from prism_dagster_tests.conftest import read_archive_lines, tree_bytes
 
 
-def _cli(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     command = shutil.which("prism-dagster") or ""
     argv = [command, *args] if command else [sys.executable, "-m", "prism_dagster.cli", *args]
     base = {k: v for k, v in os.environ.items() if k not in ("PRISM_CONFIG", "DAGSTER_HOME")}
-    return subprocess.run(argv, cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        argv, cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True, timeout=300
+    )
 
 
 def test_demo_end_to_end_twice_gives_the_same_files(tmp_path: Path) -> None:
@@ -41,7 +45,9 @@ def test_demo_end_to_end_twice_gives_the_same_files(tmp_path: Path) -> None:
     after = tree_bytes(archive)
     # Same hours give byte-identical objects; if the clock crossed an hour, only the new
     # hour is added and the hour that left the window keeps its files.
-    assert {k: v for k, v in after.items() if k in before} == {k: v for k, v in before.items() if k in after}
+    assert {k: v for k, v in after.items() if k in before} == {
+        k: v for k, v in before.items() if k in after
+    }
     assert len(set(after) ^ set(before)) <= 4
     runs = list((tmp_path / ".prism" / "dagster_home").rglob("*.db"))
     assert runs, "the demo's runs are kept for the Dagster UI"
@@ -49,7 +55,17 @@ def test_demo_end_to_end_twice_gives_the_same_files(tmp_path: Path) -> None:
 
 def test_simulate_writes_a_spool_and_reports(tmp_path: Path) -> None:
     out = _cli(
-        "simulate", "--spool", "sp", "--start", "2026-03-31T00", "--end", "2026-03-31T06", "--rate", "100", "--bad-lines", "1",
+        "simulate",
+        "--spool",
+        "sp",
+        "--start",
+        "2026-03-31T00",
+        "--end",
+        "2026-03-31T06",
+        "--rate",
+        "100",
+        "--bad-lines",
+        "1",
         cwd=tmp_path,
     )
     assert out.returncode == 0, out.stderr
@@ -59,7 +75,8 @@ def test_simulate_writes_a_spool_and_reports(tmp_path: Path) -> None:
 
 def test_invalid_config_exits_with_the_reason(tmp_path: Path) -> None:
     (tmp_path / "prism.yaml").write_text(
-        "source: {kind: spool, path: s}\nintegrations:\n  - {name: prod, provider: ftp, start: '2026-03-01T00'}\n"
+        "source: {kind: spool, path: s}\n"
+        "integrations:\n  - {name: prod, provider: ftp, start: '2026-03-01T00'}\n"
     )
     out = _cli("demo", cwd=tmp_path)
     assert out.returncode == 2

@@ -37,7 +37,10 @@ def test_valid_config_parses_with_defaults() -> None:
         ({"prefix": "/prism"}, "integration 'prod': field 'prefix': must not start with '/'"),
         ({"prefix": "prism/a#b"}, "integration 'prod': field 'prefix': segment 'a#b'"),
         ({"prefix": "prism//a"}, "integration 'prod': field 'prefix'"),
-        ({"start": "2026-03-01T00:30"}, "integration 'prod': field 'start': '2026-03-01T00:30' is not on"),
+        (
+            {"start": "2026-03-01T00:30"},
+            "integration 'prod': field 'start': '2026-03-01T00:30' is not on",
+        ),
         ({"start": "yesterday"}, "integration 'prod': field 'start'"),
         ({"gzip_level": 11}, "integration 'prod': field 'gzip_level'"),
         ({"name": "my-prod"}, "integration 'my-prod': field 'name'"),
@@ -56,7 +59,9 @@ def test_invalid_entries_name_integration_and_field(change: dict[str, Any], mess
 def test_missing_required_field_is_named() -> None:
     raw = _config()
     del raw["integrations"][0]["start"]
-    with pytest.raises(ConfigError, match="integration 'prod': field 'start': required field is missing"):
+    with pytest.raises(
+        ConfigError, match="integration 'prod': field 'start': required field is missing"
+    ):
         parse_config(raw)
 
 
@@ -75,7 +80,9 @@ def test_env_reference_becomes_dagster_env_var() -> None:
     assert isinstance(resolved, dg.EnvVar) and resolved.env_var_name == "PRISM_ARCHIVE_DIR"
 
 
-def test_relative_paths_are_relative_to_the_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_paths_are_relative_to_the_config_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     raw = _config(path="archive")
     raw["source"]["path"] = "spool"
     (tmp_path / "conf").mkdir()

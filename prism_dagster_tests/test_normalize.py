@@ -42,7 +42,11 @@ def test_missing_started_at_falls_back_to_created_at() -> None:
 
 def test_decimal_cost_becomes_float() -> None:
     frame = pl.DataFrame(
-        {"request_id": ["a"], "started_at": ["2026-03-31T14:00:00Z"], "cost": [Decimal("0.012345")]},
+        {
+            "request_id": ["a"],
+            "started_at": ["2026-03-31T14:00:00Z"],
+            "cost": [Decimal("0.012345")],
+        },
         schema_overrides={"cost": pl.Decimal(12, 6)},
     )
     out = normalize(frame)

@@ -33,7 +33,9 @@ def records(n: int, minute_step: float = 0.001) -> pl.DataFrame:
         pl.DataFrame(
             {
                 "request_id": [f"req_{i:07d}" for i in range(n)],
-                "started_at": [f"2026-03-31T14:{int(s // 60) % 60:02d}:{s % 60:06.3f}Z" for s in seconds],
+                "started_at": [
+                    f"2026-03-31T14:{int(s // 60) % 60:02d}:{s % 60:06.3f}Z" for s in seconds
+                ],
                 "cost": [i / 1000 for i in range(n)],
                 "error_message": ["x" * (i % 50) for i in range(n)],
             }
@@ -41,7 +43,12 @@ def records(n: int, minute_step: float = 0.001) -> pl.DataFrame:
     )
 
 
-def write(dest: LocalDestination, frame: pl.DataFrame, rejects: pl.DataFrame | None = None, **settings: int):
+def write(
+    dest: LocalDestination,
+    frame: pl.DataFrame,
+    rejects: pl.DataFrame | None = None,
+    **settings: int,
+):
     return write_hour(
         dest,
         integration="prod",
@@ -61,12 +68,14 @@ def test_multi_file_hour_holds_every_row_once_in_order(archive_root: Path) -> No
     assert manifest is not None
     assert [f.rows for f in manifest.files] == [2000, 2000, 1500]
     assert manifest.total_rows == 5500
-    expected_names = [
-        f"batch_{layout.batch_id('prod', H14, i)}.jsonl.gz" for i in range(3)
-    ]
+    expected_names = [f"batch_{layout.batch_id('prod', H14, i)}.jsonl.gz" for i in range(3)]
     assert [f.name for f in manifest.files] == expected_names
     folder = archive_root / layout.hour_dir(PREFIX, H14)
-    lines = [json.loads(x) for name in expected_names for x in gzip.open(folder / name).read().splitlines()]
+    lines = [
+        json.loads(x)
+        for name in expected_names
+        for x in gzip.decompress((folder / name).read_bytes()).splitlines()
+    ]
     assert [line["request_id"] for line in lines] == frame["request_id"].to_list()
     for entry in manifest.files:
         data = (folder / entry.name).read_bytes()
@@ -100,7 +109,11 @@ def test_rerun_gives_byte_identical_files_and_no_extra_objects(archive_root: Pat
     frame = records(4000)
     write(dest, frame, max_rows_per_file=1500)
     before = tree_bytes(archive_root)
-    write(dest, frame.sample(fraction=1.0, shuffle=True, seed=3).sort("timestamp", "request_id"), max_rows_per_file=1500)
+    write(
+        dest,
+        frame.sample(fraction=1.0, shuffle=True, seed=3).sort("timestamp", "request_id"),
+        max_rows_per_file=1500,
+    )
     assert tree_bytes(archive_root) == before
     assert len(before) == 4  # three batches and the manifest
 
@@ -127,12 +140,24 @@ def test_empty_hour_writes_nothing_and_clears_an_earlier_archive(archive_root: P
 def test_rejects_are_kept_beside_the_hour(archive_root: Path) -> None:
     dest = LocalDestination(path=str(archive_root))
     rejects = pl.DataFrame(
-        {"source_file": ["s.ndjson"], "line_number": [7], "reason": ["not valid JSON"], "line": ["{oops"]}
+        {
+            "source_file": ["s.ndjson"],
+            "line_number": [7],
+            "reason": ["not valid JSON"],
+            "line": ["{oops"],
+        }
     )
     result = write(dest, records(3), rejects)
     assert result.manifest is not None and result.manifest.rejected_rows == 1
-    kept = gzip.open(archive_root / layout.rejects_key(PREFIX, H14)).read().splitlines()
-    assert json.loads(kept[0]) == {"source_file": "s.ndjson", "line_number": 7, "reason": "not valid JSON", "line": "{oops"}
+    kept = gzip.decompress(
+        (archive_root / layout.rejects_key(PREFIX, H14)).read_bytes()
+    ).splitlines()
+    assert json.loads(kept[0]) == {
+        "source_file": "s.ndjson",
+        "line_number": 7,
+        "reason": "not valid JSON",
+        "line": "{oops",
+    }
     write(dest, records(3))
     assert not (archive_root / layout.rejects_key(PREFIX, H14)).exists()
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
@@ -65,7 +65,9 @@ def _decode(lines: pl.DataFrame) -> pl.DataFrame:
         lines = lines.with_columns(checks)
         ok = lines.filter(pl.col(_PRE).is_null())
         ok = ok.with_columns(pl.col(_LINE).str.json_decode(_RAW).alias("_raw"))
-        bad = lines.filter(pl.col(_PRE).is_not_null()).with_columns(pl.lit(None, _RAW).alias("_raw"))
+        bad = lines.filter(pl.col(_PRE).is_not_null()).with_columns(
+            pl.lit(None, _RAW).alias("_raw")
+        )
         decoded = pl.concat([ok, bad]).sort(_LINE_NO)
     decoded = decoded.unnest("_raw")
     typed, problems = [], [pl.col(_PRE)]
@@ -73,11 +75,17 @@ def _decode(lines: pl.DataFrame) -> pl.DataFrame:
         value, expected = _typed(name, dtype)
         typed.append(value.alias(name))
         bad = pl.col(name).is_not_null() & value.is_null()
-        problems.append(pl.when(bad).then(pl.lit(f"{name}: expected {expected}, got ") + pl.col(name)))
+        problems.append(
+            pl.when(bad).then(pl.lit(f"{name}: expected {expected}, got ") + pl.col(name))
+        )
     no_time = pl.all_horizontal(pl.col(c).is_null() for c in EVENT_TIME_COLUMNS)
-    problems.append(pl.when(no_time & pl.col(_PRE).is_null()).then(pl.lit("no started_at or created_at")))
+    problems.append(
+        pl.when(no_time & pl.col(_PRE).is_null()).then(pl.lit("no started_at or created_at"))
+    )
     reason = pl.concat_str(problems, separator="; ", ignore_nulls=True)
-    return decoded.select(_LINE_NO, _LINE, *typed, pl.when(reason != "").then(reason).alias("reason"))
+    return decoded.select(
+        _LINE_NO, _LINE, *typed, pl.when(reason != "").then(reason).alias("reason")
+    )
 
 
 class SpoolSource(LogSource):
@@ -109,14 +117,16 @@ class SpoolSource(LogSource):
         )
         decoded = _decode(lines)
         event = pl.coalesce(*(pl.col(c) for c in EVENT_TIME_COLUMNS))
-        mtime = datetime.fromtimestamp(file.stat().st_mtime, tz=timezone.utc)
+        mtime = datetime.fromtimestamp(file.stat().st_mtime, tz=UTC)
         decoded = decoded.with_columns(event.alias("_t"))
         good = decoded.filter(pl.col("reason").is_null()).select(*GATEWAY_SCHEMA, "_t")
         # A bad line is filed under the hour of its own time, else its neighbours' in the
         # file (logs are written in time order), else the file's: every bad line lands in
         # exactly one hour, so it is reported once.
         attributed = pl.col("_t").forward_fill().backward_fill().fill_null(mtime)
-        bad = decoded.with_columns(attributed.alias(REJECT_TIME)).filter(pl.col("reason").is_not_null())
+        bad = decoded.with_columns(attributed.alias(REJECT_TIME)).filter(
+            pl.col("reason").is_not_null()
+        )
         bad = bad.select(
             pl.lit(str(file)).alias("source_file"), _LINE_NO, "reason", _LINE, REJECT_TIME
         ).cast(REJECT_SCHEMA)

@@ -1,0 +1,41 @@
+# prism_dagster: `make demo` installs everything and runs the demo; `make test` runs every test.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: install demo test lint format dev bench clean
+
+# Reinstall whenever the pinned dependencies change.
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/prism-dagster demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check prism_dagster prism_dagster_tests benchmarks
+	$(BIN)/ruff format --check prism_dagster prism_dagster_tests benchmarks
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix prism_dagster prism_dagster_tests benchmarks
+	$(BIN)/ruff format prism_dagster prism_dagster_tests benchmarks
+
+test: lint
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
+
+# The Dagster UI on http://127.0.0.1:3000, with the demo's runs (same DAGSTER_HOME).
+dev: $(STAMP)
+	mkdir -p .prism/dagster_home && touch .prism/dagster_home/dagster.yaml
+	DAGSTER_HOME="$(CURDIR)/.prism/dagster_home" $(BIN)/dagster dev -w workspace.yaml
+
+bench: $(STAMP)
+	$(BIN)/python benchmarks/bench_write.py
+
+clean:
+	rm -rf $(VENV) .prism prism.yaml .pytest_cache .ruff_cache
