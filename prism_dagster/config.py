@@ -67,6 +67,30 @@ class SpoolSourceConfig(_Strict):
     bad_records: Literal["keep", "fail"] = "keep"
 
 
+class RetryConfig(_Strict):
+    """How transient failures (5xx, throttling, timeouts, network) are retried."""
+
+    attempts: int = Field(default=5, ge=1, le=20)
+    initial_backoff_s: float = Field(default=0.5, gt=0)
+    max_backoff_s: float = Field(default=20.0, gt=0)
+    give_up_after_s: float = Field(default=120.0, gt=0)
+    request_timeout_s: float = Field(default=60.0, gt=0)
+
+
+Value = str | EnvRef
+#: Fields that hold credentials: only ever ``{env: NAME}``, never a literal in the file.
+SECRET_FIELDS = frozenset(
+    {
+        "secret_access_key",
+        "session_token",
+        "connection_string",
+        "account_key",
+        "sas_token",
+        "service_account_json",
+    }
+)
+
+
 class IntegrationBase(_Strict):
     """Fields every integration has, whatever its provider."""
 
@@ -76,6 +100,23 @@ class IntegrationBase(_Strict):
     gzip_level: int = Field(default=6, ge=1, le=9)
     max_rows_per_file: int = Field(default=1_000_000, ge=1)
     max_bytes_per_file: int | None = Field(default=None, ge=1024)
+    gzip_content_encoding: bool = False
+    part_size_mb: int = Field(default=8, ge=5, le=512)
+    retry: RetryConfig = Field(default_factory=RetryConfig)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _env_refs(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        values = {key: _env_ref(value) for key, value in raw.items()}
+        for key in SECRET_FIELDS & values.keys():
+            if values[key] is not None and not isinstance(values[key], EnvRef):
+                raise ValueError(
+                    f"field {key!r}: secrets are never written in prism.yaml; "
+                    f"use {{env: NAME}} and set the variable"
+                )
+        return values
 
     @field_validator("name")
     @classmethod
@@ -110,16 +151,64 @@ class LocalIntegration(IntegrationBase):
     """A local folder as the bucket."""
 
     provider: Literal["local"]
-    path: Annotated[str | EnvRef, Field()]
-
-    @field_validator("path", mode="before")
-    @classmethod
-    def _path(cls, value: Any) -> Any:
-        return _env_ref(value)
+    path: Value
 
 
-Integration = Annotated[LocalIntegration, Field(discriminator="provider")]
-PROVIDERS: tuple[str, ...] = ("local",)
+class S3Integration(IntegrationBase):
+    """An S3 bucket; without keys, the standard AWS credential chain (role, IRSA, profile)."""
+
+    provider: Literal["s3"]
+    bucket: Value
+    region: Value
+    access_key_id: Value | None = None
+    secret_access_key: EnvRef | None = None
+    session_token: EnvRef | None = None
+    endpoint_url: Value | None = None
+    profile: Value | None = None
+
+    @model_validator(mode="after")
+    def _keys_in_pairs(self) -> S3Integration:
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("give both access_key_id and secret_access_key, or neither")
+        return self
+
+
+class AzureIntegration(IntegrationBase):
+    """An Azure Blob container: connection string, or account URL with key, SAS or identity."""
+
+    provider: Literal["azure"]
+    container: Value
+    connection_string: EnvRef | None = None
+    account_url: Value | None = None
+    account_key: EnvRef | None = None
+    sas_token: EnvRef | None = None
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> AzureIntegration:
+        if (self.connection_string is None) == (self.account_url is None):
+            raise ValueError("give connection_string, or account_url, but not both")
+        if self.account_key is not None and self.sas_token is not None:
+            raise ValueError("give account_key or sas_token, not both")
+        if self.connection_string is not None and (self.account_key or self.sas_token):
+            raise ValueError("account_key and sas_token go with account_url, not connection_string")
+        return self
+
+
+class GcsIntegration(IntegrationBase):
+    """A GCS bucket: a service account key from an env var, else application default credentials."""
+
+    provider: Literal["gcs"]
+    bucket: Value
+    service_account_json: EnvRef | None = None
+    project: Value | None = None
+    endpoint_url: Value | None = None
+
+
+Integration = Annotated[
+    LocalIntegration | S3Integration | AzureIntegration | GcsIntegration,
+    Field(discriminator="provider"),
+]
+PROVIDERS: tuple[str, ...] = ("local", "s3", "azure", "gcs")
 
 
 class PrismConfig(_Strict):
@@ -189,6 +278,15 @@ def load_config(path: Path | None = None) -> PrismConfig:
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
     return _relative_to(parse_config(raw, str(path)), path.parent)
+
+
+def find_integration(config: PrismConfig, name: str) -> Integration:
+    """The integration called ``name``, or a ConfigError listing the names there are."""
+    for integration in config.integrations:
+        if integration.name == name:
+            return integration
+    names = ", ".join(i.name for i in config.integrations)
+    raise ConfigError(f"no integration named {name!r} (configured: {names})")
 
 
 def _relative_to(config: PrismConfig, base: Path) -> PrismConfig:

@@ -1,10 +1,29 @@
-"""Specific exceptions, each telling the operator what to fix."""
+"""Specific exceptions, each telling the operator what to fix, and the causes they classify."""
 
 from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from enum import StrEnum
+
+
+class FailureCause(StrEnum):
+    """Why an archive run or a validation failed, in operator terms (one place, used everywhere)."""
+
+    INVALID_CREDENTIALS = "invalid key or signature"
+    ACCESS_DENIED = "access denied"
+    MISSING_BUCKET = "bucket or container missing"
+    WRONG_REGION = "wrong region"
+    UNREACHABLE = "endpoint unreachable"
+    THROTTLED = "throttled"
+    BAD_SOURCE_DATA = "bad source data"
+    UNKNOWN = "unknown"
 
 
 class PrismError(Exception):
     """Base class for every error prism_dagster raises on purpose."""
+
+    cause: FailureCause = FailureCause.UNKNOWN
 
 
 class ConfigError(PrismError):
@@ -14,10 +33,39 @@ class ConfigError(PrismError):
 class BadRecordsError(PrismError):
     """The source held records that could not be archived and the policy says fail."""
 
+    cause = FailureCause.BAD_SOURCE_DATA
+
 
 class DestinationError(PrismError):
     """A destination could not be written, read, listed or cleaned."""
 
+    def __init__(
+        self, message: str, cause: FailureCause = FailureCause.UNKNOWN, transient: bool = False
+    ) -> None:
+        super().__init__(message)
+        self.cause = cause
+        self.transient = transient  # worth retrying: throttling, 5xx, timeouts, network
+
 
 class ManifestError(PrismError):
     """An hour's manifest is missing or does not match its files."""
+
+
+# Credentials that can hide inside SDK messages or connection strings, whatever the source.
+_SECRET_PATTERNS = (
+    re.compile(r"(AccountKey=)[^;\s]+", re.IGNORECASE),
+    re.compile(r"(SharedAccessSignature=)[^;\s]+", re.IGNORECASE),
+    re.compile(r"([?&]sig=)[^&\s'\"]+", re.IGNORECASE),
+    re.compile(r"(\"private_key\"\s*:\s*\")[^\"]+", re.IGNORECASE),
+    re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)[\s\S]*?(?=-----END)", re.IGNORECASE),
+)
+REDACTED = "***"
+
+
+def redact(text: str, secrets: Iterable[str | None] = ()) -> str:
+    """``text`` with every known secret value and credential-looking fragment replaced."""
+    for secret in sorted((s for s in secrets if s and len(s) >= 4), key=len, reverse=True):
+        text = text.replace(secret, REDACTED)
+    for pattern in _SECRET_PATTERNS:
+        text = pattern.sub(lambda m: m.group(1) + REDACTED, text)
+    return text

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from prism_dagster.config import Integration, PrismConfig, resolve
+from typing import Any
+
+from prism_dagster.config import (
+    AzureIntegration,
+    GcsIntegration,
+    Integration,
+    LocalIntegration,
+    PrismConfig,
+    S3Integration,
+    resolve,
+)
 from prism_dagster.destinations import Destination, LocalDestination
 from prism_dagster.io_managers import ArchiveIOManager
 from prism_dagster.sources import LogSource, SpoolSource
@@ -21,9 +31,65 @@ def build_source(config: PrismConfig) -> LogSource:
     return SpoolSource(path=source.path, bad_records=source.bad_records)
 
 
+def _common(integration: Integration) -> dict[str, Any]:
+    retry = integration.retry
+    return {
+        "integration": integration.name,
+        "gzip_content_encoding": integration.gzip_content_encoding,
+        "retry_attempts": retry.attempts,
+        "retry_initial_backoff_s": retry.initial_backoff_s,
+        "retry_max_backoff_s": retry.max_backoff_s,
+        "retry_timeout_s": retry.give_up_after_s,
+        "timeout_s": retry.request_timeout_s,
+        "part_size": integration.part_size_mb * 2**20,
+    }
+
+
+def _opt(value: Any) -> Any:
+    return None if value is None else resolve(value)
+
+
 def build_destination(integration: Integration) -> Destination:
-    """The destination an integration writes to."""
-    return LocalDestination(path=resolve(integration.path))
+    """The destination an integration writes to (cloud SDKs are imported only when used)."""
+    common = _common(integration)
+    if isinstance(integration, LocalIntegration):
+        return LocalDestination(path=resolve(integration.path), **common)
+    if isinstance(integration, S3Integration):
+        from dagster_aws.s3 import S3Resource
+
+        from prism_dagster.destinations.s3 import S3Destination
+
+        s3 = S3Resource(
+            region_name=_opt(integration.region),
+            endpoint_url=_opt(integration.endpoint_url),
+            profile_name=_opt(integration.profile),
+            aws_access_key_id=_opt(integration.access_key_id),
+            aws_secret_access_key=_opt(integration.secret_access_key),
+            aws_session_token=_opt(integration.session_token),
+        )
+        return S3Destination(bucket=resolve(integration.bucket), s3=s3, **common)
+    if isinstance(integration, AzureIntegration):
+        from prism_dagster.destinations.azure import AzureDestination
+
+        return AzureDestination(
+            container=resolve(integration.container),
+            connection_string=_opt(integration.connection_string),
+            account_url=_opt(integration.account_url),
+            account_key=_opt(integration.account_key),
+            sas_token=_opt(integration.sas_token),
+            **common,
+        )
+    if isinstance(integration, GcsIntegration):
+        from prism_dagster.destinations.gcs import GcsDestination
+
+        return GcsDestination(
+            bucket=resolve(integration.bucket),
+            service_account_json=_opt(integration.service_account_json),
+            project=_opt(integration.project),
+            endpoint_url=_opt(integration.endpoint_url),
+            **common,
+        )
+    raise AssertionError(f"unhandled provider {integration.provider!r}")
 
 
 def build_io_manager(integration: Integration) -> ArchiveIOManager:

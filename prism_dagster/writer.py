@@ -17,7 +17,7 @@ from datetime import datetime
 import polars as pl
 
 from prism_dagster import layout
-from prism_dagster.destinations.base import BATCH_CONTENT_TYPE, MANIFEST_CONTENT_TYPE, Destination
+from prism_dagster.destinations.base import Destination, ObjectKind
 from prism_dagster.encoding import DEFAULT_SLICE_ROWS, Digest, encode_slices, slice_bounds
 from prism_dagster.manifest import FileEntry, Manifest, hour_label
 
@@ -46,13 +46,13 @@ class HourResult:
 class _OpenObject:
     """One object being streamed, committed by ``close`` or discarded by ``abort``."""
 
-    def __init__(self, dest: Destination, key: str, content_type: str) -> None:
+    def __init__(self, dest: Destination, key: str, kind: ObjectKind) -> None:
         self.key = key
         self.digest = Digest()
         self.rows = 0
         self.uncompressed = 0
         self._stack = ExitStack()
-        self._sink = self._stack.enter_context(dest.open_object(key, content_type))
+        self._sink = self._stack.enter_context(dest.open_object(key, kind))
 
     def write(self, data: bytes, rows: int, uncompressed: int) -> None:
         self._sink.write(data)
@@ -76,7 +76,6 @@ def write_frame(
     frame: pl.DataFrame,
     key_for_index: Callable[[int], str],
     settings: WriteSettings,
-    content_type: str = BATCH_CONTENT_TYPE,
 ) -> list[tuple[str, FileEntry]]:
     """Stream ``frame`` into gzip JSONL objects; returns (key, entry) per object.
 
@@ -98,7 +97,7 @@ def write_frame(
             if current is None or offset % max_rows == 0 or too_big:
                 if current is not None:
                     written.append((current.key, current.close()))
-                current = _OpenObject(dest, key_for_index(len(written)), content_type)
+                current = _OpenObject(dest, key_for_index(len(written)), ObjectKind.GZIP_JSONL)
             current.write(member.data, member.rows, member.uncompressed_bytes)
         if current is not None:
             written.append((current.key, current.close()))
@@ -156,6 +155,6 @@ def write_hour(
         rejects=reject_entry,
         gzip_level=settings.gzip_level,
     )
-    dest.put_object(manifest_key, manifest.to_bytes(), MANIFEST_CONTENT_TYPE)
+    dest.put_object(manifest_key, manifest.to_bytes(), ObjectKind.JSON)
     uris = [dest.uri(key) for key, _ in batches]
     return HourResult(hour, manifest, uris, removed)

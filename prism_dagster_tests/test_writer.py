@@ -15,7 +15,7 @@ import polars as pl
 import pytest
 
 from prism_dagster import layout
-from prism_dagster.destinations import LocalDestination, ObjectSink
+from prism_dagster.destinations import LocalDestination, ObjectKind, ObjectSink
 from prism_dagster.io_managers import read_hour
 from prism_dagster.manifest import Manifest
 from prism_dagster.normalize import normalize
@@ -168,8 +168,8 @@ class CrashingDestination(LocalDestination):
     crash_at: str
 
     @contextmanager
-    def open_object(self, key: str, content_type: str) -> Iterator[ObjectSink]:
-        with super().open_object(key, content_type) as sink:
+    def open_object(self, key: str, kind: ObjectKind) -> Iterator[ObjectSink]:
+        with super().open_object(key, kind) as sink:
             if key == self.crash_at:
                 sink.write(b"partial bytes")
                 raise ConnectionError("simulated crash while writing")

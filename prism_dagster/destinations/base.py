@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import logging
+import random
+import time
 from abc import ABC, abstractmethod
-from contextlib import AbstractContextManager
+from collections.abc import Callable
+from contextlib import AbstractContextManager, suppress
+from enum import StrEnum
+from typing import ClassVar, TypeVar
 
 import dagster as dg
+from pydantic import Field
 
-BATCH_CONTENT_TYPE = "application/x-ndjson"
-MANIFEST_CONTENT_TYPE = "application/json"
+from prism_dagster.errors import DestinationError, FailureCause, redact
+
+T = TypeVar("T")
+_log = logging.getLogger("prism_dagster")
+
+
+class ObjectKind(StrEnum):
+    """What an object holds; decides its Content-Type and Content-Encoding."""
+
+    GZIP_JSONL = "gzip_jsonl"  # batch files and rejects
+    JSON = "json"  # manifests
 
 
 class ObjectSink(ABC):
@@ -22,13 +38,41 @@ class ObjectSink(ABC):
 class Destination(dg.ConfigurableResource, ABC):
     """An object store the archive is written to. Keys are ``/``-separated, no leading ``/``."""
 
+    integration: str = Field(default="", description="Integration name, for error messages.")
+    gzip_content_encoding: bool = Field(
+        default=False,
+        description="Store batches as Content-Type application/x-ndjson with Content-Encoding "
+        "gzip. Off by default: browsers, consoles and SDKs then decompress on download and "
+        "the saved file is no longer gzip. Default: Content-Type application/gzip, no encoding.",
+    )
+    retry_attempts: int = Field(
+        default=5, ge=1, description="Attempts per request, first included."
+    )
+    retry_initial_backoff_s: float = Field(default=0.5, gt=0)
+    retry_max_backoff_s: float = Field(default=20.0, gt=0)
+    retry_timeout_s: float = Field(default=120.0, gt=0, description="Give up retrying after this.")
+    timeout_s: float = Field(default=60.0, gt=0, description="Connect/read timeout per request.")
+    part_size: int = Field(
+        default=8 * 2**20, ge=5 * 2**20, description="Objects larger than this upload in parts."
+    )
+
+    provider: ClassVar[str] = "destination"  # each provider names itself, for messages
+
+    def content_headers(self, kind: ObjectKind) -> tuple[str, str | None]:
+        """(Content-Type, Content-Encoding) for an object of ``kind``."""
+        if kind is ObjectKind.JSON:
+            return "application/json", None
+        if self.gzip_content_encoding:
+            return "application/x-ndjson", "gzip"
+        return "application/gzip", None
+
     @abstractmethod
-    def open_object(self, key: str, content_type: str) -> AbstractContextManager[ObjectSink]:
+    def open_object(self, key: str, kind: ObjectKind) -> AbstractContextManager[ObjectSink]:
         """Stream an object: committed when the block exits cleanly, discarded on error."""
 
-    def put_object(self, key: str, data: bytes, content_type: str) -> None:
+    def put_object(self, key: str, data: bytes, kind: ObjectKind) -> None:
         """Write a small object in one go."""
-        with self.open_object(key, content_type) as sink:
+        with self.open_object(key, kind) as sink:
             sink.write(data)
 
     @abstractmethod
@@ -50,3 +94,59 @@ class Destination(dg.ConfigurableResource, ABC):
     def exists(self, key: str) -> bool:
         """Whether ``key`` is committed."""
         return key in self.list_keys(key)
+
+    def target(self) -> str:
+        """The bucket or container, e.g. ``bucket 'logs'``, for messages."""
+        return self.uri("")
+
+    def secret_values(self) -> list[str]:
+        """Resolved secret values this destination holds, to scrub from any message."""
+        return []
+
+    def translate(self, exc: Exception, action: str) -> DestinationError:
+        """An SDK exception as a classified DestinationError (providers know their SDK)."""
+        return self.error(action, FailureCause.UNKNOWN, f"{type(exc).__name__}: {exc}", "")
+
+    def run(self, action: str, call: Callable[[], T]) -> T:
+        """One SDK request, retried while its failure is transient (5xx, throttling, network).
+
+        Exponential backoff with full jitter, bounded by ``retry_attempts`` and
+        ``retry_timeout_s``. SDKs' own retries are off, so this is the one policy, on every
+        provider. Permanent failures (denied, missing, bad key) raise at once.
+        """
+        deadline = time.monotonic() + self.retry_timeout_s
+        for attempt in range(1, self.retry_attempts + 1):
+            try:
+                return call()
+            except DestinationError:
+                raise
+            except Exception as exc:
+                error = self.translate(exc, action)
+                ceiling = min(
+                    self.retry_max_backoff_s, self.retry_initial_backoff_s * 2 ** (attempt - 1)
+                )
+                delay = random.uniform(0, ceiling)
+                last = attempt == self.retry_attempts or time.monotonic() + delay > deadline
+                if not error.transient or last:
+                    # "from None": the SDK's exception may quote credentials; ours is scrubbed.
+                    raise error from None
+                _log.warning(
+                    f"{error} (attempt {attempt}/{self.retry_attempts}); retrying in {delay:.1f}s"
+                )
+                time.sleep(delay)
+        raise AssertionError("unreachable: the loop returns or raises")
+
+    def error(
+        self, action: str, cause: FailureCause, detail: str, fix: str, transient: bool = False
+    ) -> DestinationError:
+        """A secret-free error naming integration, provider, target, what failed and the fix."""
+        who = f"integration {self.integration!r}" if self.integration else "destination"
+        message = f"{who} ({self.provider} {self.target()}): {action} failed: {cause.value}"
+        message += f" ({detail}). {fix}" if detail else f". {fix}"
+        return DestinationError(redact(message, self.secret_values()), cause, transient)
+
+
+def best_effort(action: Callable[[], object]) -> None:
+    """Run a cleanup step after a failure without letting it hide the failure itself."""
+    with suppress(Exception):
+        action()

@@ -7,12 +7,12 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, ClassVar
 from urllib.parse import quote
 
 from pydantic import Field
 
-from prism_dagster.destinations.base import Destination, ObjectSink
+from prism_dagster.destinations.base import Destination, ObjectKind, ObjectSink
 from prism_dagster.errors import DestinationError
 
 # In-flight objects are hidden files beside their target; readers and listings skip
@@ -32,6 +32,7 @@ class LocalDestination(Destination):
     """Archive into a folder on this machine (``path`` is the bucket's root)."""
 
     path: str = Field(description="Folder that plays the bucket; created if missing.")
+    provider: ClassVar[str] = "local"
 
     @property
     def root(self) -> Path:
@@ -44,7 +45,7 @@ class LocalDestination(Destination):
         return target
 
     @contextmanager
-    def open_object(self, key: str, content_type: str) -> Iterator[ObjectSink]:
+    def open_object(self, key: str, kind: ObjectKind) -> Iterator[ObjectSink]:
         target = self._target(key)
         target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f".{target.name}{_TEMP_MARK}{uuid.uuid4().hex}")
@@ -79,6 +80,9 @@ class LocalDestination(Destination):
 
     def delete_object(self, key: str) -> None:
         self._target(key).unlink(missing_ok=True)
+
+    def target(self) -> str:
+        return f"folder {str(self.root)!r}"
 
     def uri(self, key: str) -> str:
         # "=" is legal in a URI path; keep hour=HH readable rather than hour%3DHH.

@@ -1,0 +1,196 @@
+"""Azure Blob Storage, on azure-storage-blob: connection string, account key, SAS or identity."""
+
+from __future__ import annotations
+
+import base64
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar
+
+from pydantic import Field, PrivateAttr
+
+from prism_dagster.destinations.base import Destination, ObjectKind, ObjectSink
+from prism_dagster.destinations.parts import PartSink, streamed
+from prism_dagster.errors import DestinationError, FailureCause
+
+_PERMISSIONS = (
+    "Check the account key or SAS token, and that it may write the container "
+    "('Storage Blob Data Contributor', or a SAS with racwdl)."
+)
+# Azure error codes -> (cause, what the operator should do).
+_CODES: dict[str, tuple[FailureCause, str]] = {
+    "ContainerNotFound": (FailureCause.MISSING_BUCKET, "Create the container or fix 'container'."),
+    "AuthenticationFailed": (FailureCause.INVALID_CREDENTIALS, "Check the account key or SAS."),
+    "InvalidAuthenticationInfo": (FailureCause.INVALID_CREDENTIALS, "Check the credential."),
+    "AuthorizationFailure": (FailureCause.ACCESS_DENIED, _PERMISSIONS),
+    "AuthorizationPermissionMismatch": (FailureCause.ACCESS_DENIED, _PERMISSIONS),
+    "AuthorizationResourceTypeMismatch": (FailureCause.ACCESS_DENIED, _PERMISSIONS),
+    "InsufficientAccountPermissions": (FailureCause.ACCESS_DENIED, _PERMISSIONS),
+    "AccountIsDisabled": (FailureCause.ACCESS_DENIED, "Enable the storage account."),
+    "ServerBusy": (FailureCause.THROTTLED, "Retries ran out; lower the request rate."),
+    "OperationTimedOut": (FailureCause.UNREACHABLE, "Retries ran out; check the network."),
+    "InternalError": (FailureCause.THROTTLED, "Retries ran out; try again later."),
+}
+
+
+def _block_id(number: int) -> str:
+    # Block ids must be base64 and all the same length within a blob.
+    return base64.b64encode(f"{number:08d}".encode()).decode()
+
+
+class _AzureSink(PartSink):
+    def __init__(self, dest: AzureDestination, key: str, kind: ObjectKind) -> None:
+        super().__init__(dest.part_size, lambda call: dest.run(f"writing {dest.uri(key)}", call))
+        from azure.storage.blob import ContentSettings
+
+        self._blob = dest.container_client().get_blob_client(key)
+        content_type, encoding = dest.content_headers(kind)
+        self._settings = ContentSettings(content_type=content_type, content_encoding=encoding)
+        self._blocks: list[str] = []
+
+    def _put_whole(self, data: bytes) -> None:
+        self._blob.upload_blob(data, overwrite=True, content_settings=self._settings)
+
+    def _upload_part(self, number: int, data: bytes) -> None:
+        self._blob.stage_block(_block_id(number), data)
+        if _block_id(number) not in self._blocks:
+            self._blocks.append(_block_id(number))
+
+    def _complete(self) -> None:
+        from azure.storage.blob import BlobBlock
+
+        blocks = [BlobBlock(block_id=b) for b in self._blocks]
+        self._blob.commit_block_list(blocks, content_settings=self._settings)
+
+    def _abort(self) -> None:
+        """Uncommitted blocks are discarded by the service after a week; nothing to undo."""
+
+
+class AzureDestination(Destination):
+    """An Azure Blob container. Credentials: connection string, account key, SAS or identity."""
+
+    container: str = Field(description="Container name (already created).")
+    connection_string: str | None = Field(default=None, description="From the Azure Portal.")
+    account_url: str | None = Field(
+        default=None, description="https://ACCOUNT.blob.core.windows.net"
+    )
+    account_key: str | None = Field(default=None, description="With account_url.")
+    sas_token: str | None = Field(default=None, description="With account_url.")
+    provider: ClassVar[str] = "azure"
+    _client: Any = PrivateAttr(default=None)
+
+    def container_client(self) -> Any:
+        """The container client; the SDK's own retries are off (``Destination.run`` retries)."""
+        if self._client is not None:
+            return self._client
+        from azure.storage.blob import BlobServiceClient
+
+        options: dict[str, Any] = {
+            "retry_total": 0,
+            "connection_timeout": self.timeout_s,
+            "read_timeout": self.timeout_s,
+        }
+
+        def create() -> Any:
+            if self.connection_string:
+                service = BlobServiceClient.from_connection_string(
+                    self.connection_string, **options
+                )
+            elif self.account_url:
+                service = BlobServiceClient(
+                    self.account_url, credential=self._credential(), **options
+                )
+            else:
+                raise ValueError(
+                    "set connection_string, or account_url (with a key, SAS or identity)"
+                )
+            return service.get_container_client(self.container)
+
+        self._client = self.run("connecting to Azure Blob Storage", create)
+        return self._client
+
+    def _credential(self) -> Any:
+        if self.account_key:
+            account = (self.account_url or "").split("//")[-1].split(".")[0]
+            return {"account_name": account, "account_key": self.account_key}
+        if self.sas_token:
+            return self.sas_token
+        from azure.identity import DefaultAzureCredential
+
+        return DefaultAzureCredential()  # managed identity, workload identity, az login
+
+    def target(self) -> str:
+        return f"container {self.container!r}"
+
+    def uri(self, key: str) -> str:
+        if self._client is not None:
+            return f"{self._client.url}/{key}"
+        base = self.account_url or _endpoint_from(self.connection_string or "")
+        return f"{base.rstrip('/')}/{self.container}/{key}"
+
+    def secret_values(self) -> list[str]:
+        values = [self.account_key, self.sas_token, self.connection_string]
+        return [v for v in values if v]
+
+    def translate(self, exc: Exception, action: str) -> DestinationError:
+        """An SDK exception as a DestinationError with a cause, a fix and whether to retry."""
+        from azure.core.exceptions import (
+            ClientAuthenticationError,
+            HttpResponseError,
+            ServiceRequestError,
+            ServiceResponseError,
+        )
+
+        if isinstance(exc, HttpResponseError):
+            code = str(getattr(exc, "error_code", None) or "")
+            status = int(exc.status_code or 0)
+            cause, fix = _CODES.get(code, (FailureCause.UNKNOWN, "See the error code."))
+            if cause is FailureCause.UNKNOWN and (
+                status == 403 or isinstance(exc, ClientAuthenticationError)
+            ):
+                cause, fix = _CODES["AuthenticationFailed"]
+            transient = status >= 500 or status == 429 or cause is FailureCause.THROTTLED
+            detail = f"{code or status}: {exc.reason or ''}".strip()
+            return self.error(action, cause, detail, fix, transient)
+        if isinstance(exc, ServiceRequestError | ServiceResponseError):
+            fix = "Check account_url / the connection string's BlobEndpoint and the network."
+            return self.error(action, FailureCause.UNREACHABLE, str(exc), fix, transient=True)
+        if isinstance(exc, ValueError):  # malformed connection string or URL
+            return self.error(action, FailureCause.INVALID_CREDENTIALS, str(exc), "Fix it.")
+        return super().translate(exc, action)
+
+    def open_object(self, key: str, kind: ObjectKind) -> AbstractContextManager[ObjectSink]:
+        return streamed(_AzureSink(self, key, kind))
+
+    def get_object(self, key: str) -> bytes:
+        # decompress=False: the stored gzip bytes, even if stored with Content-Encoding gzip.
+        def read() -> bytes:
+            return self.container_client().download_blob(key, decompress=False).readall()
+
+        return self.run(f"reading {self.uri(key)}", read)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        def listing() -> list[str]:
+            blobs = self.container_client().list_blobs(name_starts_with=prefix)
+            return sorted(blob.name for blob in blobs)
+
+        return self.run(f"listing {self.uri(prefix)}", listing)
+
+    def delete_object(self, key: str) -> None:
+        from azure.core.exceptions import ResourceNotFoundError
+
+        def delete() -> None:
+            try:
+                self.container_client().delete_blob(key)
+            except ResourceNotFoundError as exc:
+                if getattr(exc, "error_code", None) != "BlobNotFound":
+                    raise
+
+        self.run(f"deleting {self.uri(key)}", delete)
+
+
+def _endpoint_from(connection_string: str) -> str:
+    parts = dict(p.split("=", 1) for p in connection_string.split(";") if "=" in p)
+    if "BlobEndpoint" in parts:
+        return parts["BlobEndpoint"]
+    account = parts.get("AccountName", "ACCOUNT")
+    return f"https://{account}.blob.{parts.get('EndpointSuffix', 'core.windows.net')}"

@@ -1,0 +1,191 @@
+"""Google Cloud Storage: a service account key from an env var, else application default creds."""
+
+from __future__ import annotations
+
+import json
+from contextlib import AbstractContextManager, suppress
+from typing import Any, ClassVar
+
+from pydantic import Field, PrivateAttr
+
+from prism_dagster.destinations.base import Destination, ObjectKind, ObjectSink
+from prism_dagster.destinations.parts import PartSink, streamed
+from prism_dagster.errors import DestinationError, FailureCause
+
+_PERMISSIONS = (
+    "Grant the service account roles/storage.objectAdmin on the bucket (or "
+    "storage.objects.create, get, list and delete)."
+)
+_RESUMABLE_QUANTUM = 256 * 1024  # GCS resumable chunks are multiples of 256 KiB
+
+
+class _GcsSink(PartSink):
+    """Small objects: one upload request. Large ones: a resumable session, a part per PUT."""
+
+    def __init__(self, dest: GcsDestination, key: str, kind: ObjectKind) -> None:
+        part = dest.part_size - dest.part_size % _RESUMABLE_QUANTUM
+        super().__init__(part, lambda call: dest.run(f"writing {dest.uri(key)}", call))
+        self._dest, self._key = dest, key
+        self._content_type, self._encoding = dest.content_headers(kind)
+        self._session: str | None = None
+        self._sent = 0
+
+    def _blob(self) -> Any:
+        blob = self._dest.bucket_client().blob(self._key)
+        blob.content_encoding = self._encoding
+        return blob
+
+    def _put_whole(self, data: bytes) -> None:
+        # retry=None: Destination.run retries; the write is idempotent (same key, same bytes).
+        self._blob().upload_from_string(data, content_type=self._content_type, retry=None)
+
+    def _upload_part(self, number: int, data: bytes) -> None:
+        if self._session is None:
+            self._session = self._blob().create_resumable_upload_session(
+                content_type=self._content_type, retry=None
+            )
+        self._send(data, final=False)
+
+    def _send(self, data: bytes, final: bool) -> None:
+        end = self._sent + len(data) - 1
+        total = str(self._sent + len(data)) if final else "*"
+        span = f"bytes {self._sent}-{end}/{total}" if data else f"bytes */{total}"
+        http = self._dest.client()._http  # the client's authorised requests session
+        response = http.put(self._session, data=data, headers={"Content-Range": span})
+        if response.status_code not in ((200, 201) if final else (308,)):
+            from google.api_core import exceptions
+
+            raise exceptions.from_http_response(response)
+        self._sent += len(data)
+
+    def _complete(self) -> None:
+        self._send(b"", final=True)
+
+    def _abort(self) -> None:
+        if self._session is not None:
+            self._dest.client()._http.delete(self._session)
+
+
+class GcsDestination(Destination):
+    """A GCS bucket. Credentials: service account key JSON, else application defaults."""
+
+    bucket: str = Field(description="Bucket name (already created).")
+    service_account_json: str | None = Field(default=None, description="Full key JSON.")
+    project: str | None = Field(default=None, description="Project for ADC; optional.")
+    endpoint_url: str | None = Field(default=None, description="Emulators or private endpoints.")
+    provider: ClassVar[str] = "gcs"
+    _client: Any = PrivateAttr(default=None)
+
+    def client(self) -> Any:
+        """The storage client (service account key, emulator, or application defaults)."""
+        if self._client is not None:
+            return self._client
+
+        def create() -> Any:
+            from google.cloud import storage
+
+            options = {"api_endpoint": self.endpoint_url} if self.endpoint_url else None
+            if self.service_account_json:
+                try:
+                    info = json.loads(self.service_account_json)
+                except ValueError:
+                    raise ValueError("service_account_json is not valid JSON") from None
+                return storage.Client.from_service_account_info(info, client_options=options)
+            if self.endpoint_url:
+                from google.auth.credentials import AnonymousCredentials
+
+                project = self.project or "emulator"
+                creds = AnonymousCredentials()
+                return storage.Client(project=project, credentials=creds, client_options=options)
+            from dagster_gcp import GCSResource
+
+            return GCSResource(project=self.project).get_client()
+
+        self._client = self.run("connecting to Google Cloud Storage", create)
+        return self._client
+
+    def bucket_client(self) -> Any:
+        """The bucket handle (no request is made)."""
+        return self.client().bucket(self.bucket)
+
+    def target(self) -> str:
+        return f"bucket {self.bucket!r}"
+
+    def uri(self, key: str) -> str:
+        return f"gs://{self.bucket}/{key}"
+
+    def secret_values(self) -> list[str]:
+        if not self.service_account_json:
+            return []
+        values = [self.service_account_json]
+        with suppress(ValueError, AttributeError):
+            values.append(json.loads(self.service_account_json).get("private_key", ""))
+        return values
+
+    def translate(self, exc: Exception, action: str) -> DestinationError:
+        """An SDK exception as a DestinationError with a cause, a fix and whether to retry."""
+        from google.api_core import exceptions as api
+        from google.auth import exceptions as auth
+
+        if isinstance(exc, api.NotFound) and not action.startswith("reading"):
+            fix = "Create the bucket or fix 'bucket'."
+            return self.error(action, FailureCause.MISSING_BUCKET, _short(exc), fix)
+        if isinstance(exc, api.Unauthorized | auth.RefreshError | auth.DefaultCredentialsError):
+            fix = "Check service_account_json, or the application default credentials."
+            return self.error(action, FailureCause.INVALID_CREDENTIALS, _short(exc), fix)
+        if isinstance(exc, api.Forbidden):
+            return self.error(action, FailureCause.ACCESS_DENIED, _short(exc), _PERMISSIONS)
+        if isinstance(exc, api.TooManyRequests | api.ServerError):
+            fix = "Retries ran out; lower the request rate or try again later."
+            return self.error(action, FailureCause.THROTTLED, _short(exc), fix, transient=True)
+        if isinstance(exc, api.GoogleAPICallError):
+            return self.error(action, FailureCause.UNKNOWN, _short(exc), "See the error.")
+        if isinstance(exc, auth.TransportError | ConnectionError | TimeoutError) or _is_requests(
+            exc
+        ):
+            fix = "Check endpoint_url and network access to storage.googleapis.com."
+            return self.error(action, FailureCause.UNREACHABLE, _short(exc), fix, transient=True)
+        if isinstance(exc, ValueError):
+            fix = "Set service_account_json to the full key JSON."
+            return self.error(action, FailureCause.INVALID_CREDENTIALS, str(exc), fix)
+        return super().translate(exc, action)
+
+    def open_object(self, key: str, kind: ObjectKind) -> AbstractContextManager[ObjectSink]:
+        return streamed(_GcsSink(self, key, kind))
+
+    def get_object(self, key: str) -> bytes:
+        # raw_download: the stored gzip bytes, never "decompressive transcoding".
+        def read() -> bytes:
+            return self.bucket_client().blob(key).download_as_bytes(raw_download=True, retry=None)
+
+        return self.run(f"reading {self.uri(key)}", read)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        def listing() -> list[str]:
+            blobs = self.client().list_blobs(self.bucket, prefix=prefix, retry=None)
+            return sorted(blob.name for blob in blobs)
+
+        return self.run(f"listing {self.uri(prefix)}", listing)
+
+    def delete_object(self, key: str) -> None:
+        from google.api_core.exceptions import NotFound
+
+        def delete() -> None:
+            try:
+                self.bucket_client().blob(key).delete(retry=None)
+            except NotFound as exc:
+                if "bucket" in str(exc).lower() and "object" not in str(exc).lower():
+                    raise
+
+        self.run(f"deleting {self.uri(key)}", delete)
+
+
+def _short(exc: Exception) -> str:
+    message = getattr(exc, "message", None) or str(exc)
+    return f"{type(exc).__name__}: {message}"[:300]
+
+
+def _is_requests(exc: Exception) -> bool:
+    import requests
+
+    return isinstance(exc, requests.exceptions.ConnectionError | requests.exceptions.Timeout)

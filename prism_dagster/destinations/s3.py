@@ -1,0 +1,173 @@
+"""Amazon S3 (and S3-compatible stores such as MinIO or R2), on ``dagster_aws.s3.S3Resource``."""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from typing import Any, ClassVar
+
+from dagster_aws.s3 import S3Resource
+from pydantic import Field, PrivateAttr
+
+from prism_dagster.destinations.base import Destination, ObjectKind, ObjectSink
+from prism_dagster.destinations.parts import PartSink, streamed
+from prism_dagster.errors import DestinationError, FailureCause
+
+# S3 error codes -> (cause, what the operator should do).
+_CODES: dict[str, tuple[FailureCause, str]] = {
+    "NoSuchBucket": (FailureCause.MISSING_BUCKET, "Create the bucket or fix 'bucket'."),
+    "AccessDenied": (
+        FailureCause.ACCESS_DENIED,
+        "Grant s3:PutObject, s3:GetObject, s3:ListBucket (and s3:DeleteObject) on the prefix.",
+    ),
+    "InvalidAccessKeyId": (FailureCause.INVALID_CREDENTIALS, "Check access_key_id."),
+    "SignatureDoesNotMatch": (FailureCause.INVALID_CREDENTIALS, "Check secret_access_key."),
+    "ExpiredToken": (FailureCause.INVALID_CREDENTIALS, "Refresh session_token."),
+    "InvalidToken": (FailureCause.INVALID_CREDENTIALS, "Check session_token."),
+    "AuthorizationHeaderMalformed": (FailureCause.WRONG_REGION, "Set 'region' to the bucket's."),
+    "PermanentRedirect": (FailureCause.WRONG_REGION, "Set 'region' to the bucket's region."),
+    "IllegalLocationConstraintException": (FailureCause.WRONG_REGION, "Fix 'region'."),
+    "SlowDown": (FailureCause.THROTTLED, "Retries ran out; lower the request rate or retry."),
+    "ServiceUnavailable": (FailureCause.THROTTLED, "Retries ran out; try again later."),
+    "RequestTimeout": (FailureCause.UNREACHABLE, "Retries ran out; check the network."),
+}
+
+
+class _S3Sink(PartSink):
+    def __init__(self, dest: S3Destination, key: str, kind: ObjectKind) -> None:
+        super().__init__(dest.part_size, lambda call: dest.run(f"writing {dest.uri(key)}", call))
+        self._client, self._bucket, self._key = dest.client(), dest.bucket, key
+        content_type, encoding = dest.content_headers(kind)
+        self._extra = {"ContentType": content_type}
+        if encoding:
+            self._extra["ContentEncoding"] = encoding
+        self._upload_id: str | None = None
+        self._etags: list[dict[str, Any]] = []
+
+    def _put_whole(self, data: bytes) -> None:
+        self._client.put_object(Bucket=self._bucket, Key=self._key, Body=data, **self._extra)
+
+    def _upload_part(self, number: int, data: bytes) -> None:
+        if self._upload_id is None:
+            created = self._client.create_multipart_upload(
+                Bucket=self._bucket, Key=self._key, **self._extra
+            )
+            self._upload_id = created["UploadId"]
+        done = self._client.upload_part(
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            PartNumber=number,
+            Body=data,
+        )
+        self._etags.append({"PartNumber": number, "ETag": done["ETag"]})
+
+    def _complete(self) -> None:
+        self._client.complete_multipart_upload(
+            Bucket=self._bucket,
+            Key=self._key,
+            UploadId=self._upload_id,
+            MultipartUpload={"Parts": self._etags},
+        )
+
+    def _abort(self) -> None:
+        if self._upload_id is not None:
+            self._client.abort_multipart_upload(
+                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
+            )
+
+
+class S3Destination(Destination):
+    """An S3 bucket. Credentials: keys from env vars, else the standard AWS chain."""
+
+    bucket: str = Field(description="Bucket name (already created).")
+    s3: S3Resource = Field(description="Region, endpoint and credentials (dagster_aws).")
+    provider: ClassVar[str] = "s3"
+    _client: Any = PrivateAttr(default=None)
+
+    def client(self) -> Any:
+        """The boto3 client, built from the nested S3Resource's region, endpoint and keys."""
+        if self._client is not None:
+            return self._client
+        import boto3
+        from botocore.config import Config
+
+        def create() -> Any:
+            s3 = self.s3
+            config = Config(
+                retries={"total_max_attempts": 1},  # Destination.run owns retrying
+                connect_timeout=self.timeout_s,
+                read_timeout=self.timeout_s,
+            )
+            session = boto3.session.Session(profile_name=s3.profile_name)
+            return session.client(
+                "s3",
+                region_name=s3.region_name,
+                endpoint_url=s3.endpoint_url,
+                aws_access_key_id=s3.aws_access_key_id,
+                aws_secret_access_key=s3.aws_secret_access_key,
+                aws_session_token=s3.aws_session_token,
+                config=config,
+            )
+
+        self._client = self.run("creating the S3 client", create)
+        return self._client
+
+    def target(self) -> str:
+        return f"bucket {self.bucket!r}"
+
+    def uri(self, key: str) -> str:
+        return f"s3://{self.bucket}/{key}"
+
+    def secret_values(self) -> list[str]:
+        return [v for v in (self.s3.aws_secret_access_key, self.s3.aws_session_token) if v]
+
+    def translate(self, exc: Exception, action: str) -> DestinationError:
+        """An SDK exception as a DestinationError with a cause, a fix and whether to retry."""
+        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+
+        if isinstance(exc, ClientError):
+            code = str(exc.response.get("Error", {}).get("Code", ""))
+            status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+            cause, fix = _CODES.get(code, (FailureCause.UNKNOWN, "See the error code."))
+            if cause is FailureCause.UNKNOWN and status == 403:
+                cause, fix = _CODES["AccessDenied"]
+            if (
+                cause is FailureCause.UNKNOWN
+                and code in ("404", "NotFound")
+                and not action.startswith("reading")
+            ):
+                cause, fix = _CODES["NoSuchBucket"]
+            transient = status >= 500 or status == 429 or cause is FailureCause.THROTTLED
+            if transient and cause is FailureCause.UNKNOWN:
+                cause, fix = FailureCause.THROTTLED, "Retries ran out; try again later."
+            return self.error(action, cause, f"{code or status}: {exc}", fix, transient)
+        if isinstance(exc, NoCredentialsError):
+            fix = "Set access_key_id/secret_access_key or configure an AWS role or profile."
+            return self.error(action, FailureCause.INVALID_CREDENTIALS, str(exc), fix)
+        if isinstance(exc, BotoCoreError):  # connection refused, DNS, timeouts
+            fix = "Check endpoint_url, the region and network access to S3."
+            return self.error(action, FailureCause.UNREACHABLE, str(exc), fix, transient=True)
+        return super().translate(exc, action)
+
+    def open_object(self, key: str, kind: ObjectKind) -> AbstractContextManager[ObjectSink]:
+        return streamed(_S3Sink(self, key, kind))
+
+    def get_object(self, key: str) -> bytes:
+        def read() -> bytes:
+            return self.client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+        return self.run(f"reading {self.uri(key)}", read)
+
+    def list_keys(self, prefix: str) -> list[str]:
+        def listing() -> list[str]:
+            pages = self.client().get_paginator("list_objects_v2")
+            found = pages.paginate(Bucket=self.bucket, Prefix=prefix)
+            return sorted(item["Key"] for page in found for item in page.get("Contents", []))
+
+        return self.run(f"listing {self.uri(prefix)}", listing)
+
+    def delete_object(self, key: str) -> None:
+        self.run(
+            f"deleting {self.uri(key)}",
+            lambda: self.client().delete_object(Bucket=self.bucket, Key=key),
+        )
