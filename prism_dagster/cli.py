@@ -25,6 +25,18 @@ def _demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _validate(args: argparse.Namespace) -> int:
+    from prism_dagster.config import find_integration, load_config
+    from prism_dagster.resources import build_destination
+    from prism_dagster.validate import validate_destination
+
+    integration = find_integration(load_config(args.config), args.name)
+    dest = build_destination(integration, live=True)
+    result = validate_destination(dest, integration.prefix, integration.name)
+    print("\n".join(result.lines()))
+    return 0 if result.ok else 1
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from prism_dagster.config import parse_hour
     from prism_dagster.simulate import simulate
@@ -53,6 +65,12 @@ def parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--rate", type=int, default=500, help="mean requests per hour")
     demo.set_defaults(run=_demo)
+    check = sub.add_parser("validate", help="write, read, list and delete a probe object")
+    check.add_argument("name", help="integration name in prism.yaml")
+    check.add_argument(
+        "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
+    )
+    check.set_defaults(run=_validate)
     sim = sub.add_parser("simulate", help="write realistic gateway traffic into a spool folder")
     sim.add_argument("--spool", type=Path, default=Path(".prism/spool"))
     sim.add_argument("--start", required=True, help="first UTC hour, e.g. 2026-03-31T00")
@@ -67,7 +85,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``prism-dagster`` console script."""
     args = parser().parse_args(argv)
-    if getattr(args, "config", None) is None and args.command == "demo":
+    if getattr(args, "config", "absent") is None:
         from prism_dagster.config import config_path
 
         args.config = config_path()

@@ -304,6 +304,15 @@ def _relative_to(config: PrismConfig, base: Path) -> PrismConfig:
     return config.model_copy(update={"source": source, "integrations": integrations})
 
 
-def resolve(value: str | EnvRef) -> Any:
-    """A plain value as is; an ``{env: NAME}`` as ``dg.EnvVar`` so the UI shows only the name."""
-    return dg.EnvVar(value.name) if isinstance(value, EnvRef) else value
+def resolve(value: str | EnvRef, live: bool = False) -> Any:
+    """A plain value as is; an ``{env: NAME}`` as ``dg.EnvVar`` so the UI shows only the name.
+
+    ``live`` (outside Dagster, e.g. the CLI) reads the variable now instead.
+    """
+    if not isinstance(value, EnvRef):
+        return value
+    if not live:
+        return dg.EnvVar(value.name)
+    if value.name not in os.environ:
+        raise ConfigError(f"environment variable {value.name} is not set (see prism.yaml)")
+    return os.environ[value.name]

@@ -85,7 +85,7 @@ def archive_window(
 def summarize(config: PrismConfig, name: str, start: datetime, end: datetime) -> DemoSummary:
     """Totals of an integration's archive over ``[start, end)``, from its manifests."""
     integration = next(i for i in config.integrations if i.name == name)
-    dest = build_destination(integration)
+    dest = build_destination(integration, live=True)
     hours = list(layout.hours_between(start, end))
     manifests = []
     for hour in hours:

@@ -45,15 +45,18 @@ def _common(integration: Integration) -> dict[str, Any]:
     }
 
 
-def _opt(value: Any) -> Any:
-    return None if value is None else resolve(value)
+def build_destination(integration: Integration, live: bool = False) -> Destination:
+    """The destination an integration writes to (cloud SDKs are imported only when used).
 
+    ``live`` resolves ``{env: NAME}`` now, for use outside a Dagster run (the CLI).
+    """
 
-def build_destination(integration: Integration) -> Destination:
-    """The destination an integration writes to (cloud SDKs are imported only when used)."""
+    def _opt(value: Any) -> Any:
+        return None if value is None else resolve(value, live)
+
     common = _common(integration)
     if isinstance(integration, LocalIntegration):
-        return LocalDestination(path=resolve(integration.path), **common)
+        return LocalDestination(path=_opt(integration.path), **common)
     if isinstance(integration, S3Integration):
         from dagster_aws.s3 import S3Resource
 
@@ -67,12 +70,12 @@ def build_destination(integration: Integration) -> Destination:
             aws_secret_access_key=_opt(integration.secret_access_key),
             aws_session_token=_opt(integration.session_token),
         )
-        return S3Destination(bucket=resolve(integration.bucket), s3=s3, **common)
+        return S3Destination(bucket=_opt(integration.bucket), s3=s3, **common)
     if isinstance(integration, AzureIntegration):
         from prism_dagster.destinations.azure import AzureDestination
 
         return AzureDestination(
-            container=resolve(integration.container),
+            container=_opt(integration.container),
             connection_string=_opt(integration.connection_string),
             account_url=_opt(integration.account_url),
             account_key=_opt(integration.account_key),
@@ -83,7 +86,7 @@ def build_destination(integration: Integration) -> Destination:
         from prism_dagster.destinations.gcs import GcsDestination
 
         return GcsDestination(
-            bucket=resolve(integration.bucket),
+            bucket=_opt(integration.bucket),
             service_account_json=_opt(integration.service_account_json),
             project=_opt(integration.project),
             endpoint_url=_opt(integration.endpoint_url),

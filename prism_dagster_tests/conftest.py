@@ -6,10 +6,13 @@ import gzip
 import json
 import warnings
 from datetime import UTC, datetime
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from prism_dagster_tests import servers
 
 warnings.filterwarnings("ignore", module="dagster")
 
@@ -92,3 +95,24 @@ def archive_root(tmp_path: Path) -> Path:
     folder = tmp_path / "archive"
     folder.mkdir()
     return folder
+
+
+# --- real storage servers, started once per test session ---------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto() -> Iterator[servers.MotoServer]:
+    with servers.moto_server() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def azurite() -> Iterator[servers.AzuriteServer]:
+    with servers.azurite() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def gcs() -> Iterator[servers.GcsEmulator]:
+    with servers.gcs_emulator() as server:
+        yield server

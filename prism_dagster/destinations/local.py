@@ -13,7 +13,7 @@ from urllib.parse import quote
 from pydantic import Field
 
 from prism_dagster.destinations.base import Destination, ObjectKind, ObjectSink
-from prism_dagster.errors import DestinationError
+from prism_dagster.errors import DestinationError, FailureCause
 
 # In-flight objects are hidden files beside their target; readers and listings skip
 # names starting with "." (as Athena, Hive and Spark do).
@@ -44,42 +44,52 @@ class LocalDestination(Destination):
             raise DestinationError(f"object key {key!r} escapes the local destination folder")
         return target
 
+    def translate(self, exc: Exception, action: str) -> DestinationError:
+        if isinstance(exc, PermissionError):
+            fix = "Let the Dagster user write, read and delete in the folder."
+            return self.error(action, FailureCause.ACCESS_DENIED, str(exc), fix)
+        if isinstance(exc, FileNotFoundError):
+            return self.error(action, FailureCause.UNKNOWN, "no such object", "")
+        return super().translate(exc, action)
+
     @contextmanager
     def open_object(self, key: str, kind: ObjectKind) -> Iterator[ObjectSink]:
         target = self._target(key)
-        target.parent.mkdir(parents=True, exist_ok=True)
         temp = target.with_name(f".{target.name}{_TEMP_MARK}{uuid.uuid4().hex}")
+
+        def create() -> BinaryIO:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return temp.open("wb")
+
+        handle = self.run(f"writing {self.uri(key)}", create)
         try:
-            with temp.open("wb") as handle:
+            with handle:
                 yield _FileSink(handle)
                 handle.flush()
                 os.fsync(handle.fileno())
             # rename is atomic on one filesystem: readers see the old object or the new one.
-            os.replace(temp, target)
+            self.run(f"writing {self.uri(key)}", lambda: os.replace(temp, target))
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
 
     def get_object(self, key: str) -> bytes:
-        try:
-            return self._target(key).read_bytes()
-        except FileNotFoundError as exc:
-            raise DestinationError(f"object {self.uri(key)} does not exist") from exc
+        return self.run(f"reading {self.uri(key)}", self._target(key).read_bytes)
 
     def list_keys(self, prefix: str) -> list[str]:
         base = self._target(prefix.rsplit("/", 1)[0]) if "/" in prefix else self.root
-        if not base.is_dir():
-            return []
-        keys = []
-        for file in base.rglob("*"):
-            if file.is_file() and not any(p.startswith(".") for p in file.parts[-1:]):
-                key = file.relative_to(self.root).as_posix()
-                if key.startswith(prefix):
-                    keys.append(key)
-        return sorted(keys)
+
+        def listing() -> list[str]:
+            if not base.is_dir():
+                return []
+            files = (f for f in base.rglob("*") if f.is_file() and not f.name.startswith("."))
+            keys = (f.relative_to(self.root).as_posix() for f in files)
+            return sorted(k for k in keys if k.startswith(prefix))
+
+        return self.run(f"listing {self.uri(prefix)}", listing)
 
     def delete_object(self, key: str) -> None:
-        self._target(key).unlink(missing_ok=True)
+        self.run(f"deleting {self.uri(key)}", lambda: self._target(key).unlink(missing_ok=True))
 
     def target(self) -> str:
         return f"folder {str(self.root)!r}"

@@ -1,0 +1,109 @@
+"""Validate & Continue: prove a destination can take the archive, step by step."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from prism_dagster.destinations.base import Destination, ObjectKind
+from prism_dagster.errors import DestinationError, FailureCause
+
+PROBE_FOLDER = "_prism_validate"  # starts with "_": Athena, Hive and Spark skip it
+
+
+class Status(StrEnum):
+    """Outcome of one step."""
+
+    PASS = "PASS"
+    FAIL = "FAIL"
+    WARN = "WARN"
+    SKIP = "SKIP"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One check: its name, outcome and, when it did not pass, the cause in operator terms."""
+
+    name: str
+    status: Status
+    detail: str
+
+
+@dataclass(frozen=True)
+class Validation:
+    """Every step of one validation; ``ok`` unless a step failed (warnings are fine)."""
+
+    integration: str
+    target: str
+    steps: list[Step]
+
+    @property
+    def ok(self) -> bool:
+        return all(step.status is not Status.FAIL for step in self.steps)
+
+    def lines(self) -> list[str]:
+        """One line per step, then a verdict: what ``prism-dagster validate`` prints."""
+        out = [f"validating {self.integration!r}: {self.target}"]
+        out += [f"  {s.status.value:4}  {s.name:12}  {s.detail}" for s in self.steps]
+        warnings = sum(s.status is Status.WARN for s in self.steps)
+        verdict = "OK" if self.ok else "FAILED"
+        out.append(f"result: {verdict}" + (f" ({warnings} warning(s))" if warnings else ""))
+        return out
+
+
+def _attempt(name: str, action: Callable[[], str]) -> Step:
+    try:
+        return Step(name, Status.PASS, action())
+    except DestinationError as exc:
+        return Step(name, Status.FAIL, str(exc))
+
+
+def validate_destination(dest: Destination, prefix: str, integration: str) -> Validation:
+    """Write a probe under the prefix, read it back, list the prefix, delete the probe."""
+    token = uuid.uuid4().hex
+    folder = f"{prefix}/{PROBE_FOLDER}/" if prefix else f"{PROBE_FOLDER}/"
+    key = f"{folder}probe-{token}.json"
+    payload = json.dumps({"probe": token, "by": "prism-dagster validate"}).encode()
+    where = f"{dest.provider} {dest.target()}, prefix {prefix or '(none)'}"
+
+    def write() -> str:
+        dest.put_object(key, payload, ObjectKind.JSON)
+        return dest.uri(key)
+
+    def read_back() -> str:
+        got = dest.get_object(key)
+        if got != payload:
+            raise dest.error("reading the probe back", FailureCause.UNKNOWN, "bytes differ", "")
+        return f"{len(got)} bytes match"
+
+    def listing() -> str:
+        keys = dest.list_keys(folder)
+        if key not in keys:
+            raise dest.error("listing the prefix", FailureCause.UNKNOWN, "probe not listed", "")
+        return f"probe listed under {dest.uri(folder)}"
+
+    steps = [_attempt("write probe", write)]
+    if steps[0].status is Status.FAIL:
+        rest = ("read back", "list prefix", "delete probe")
+        return Validation(integration, where, steps + [Step(n, Status.SKIP, "") for n in rest])
+    steps.append(_attempt("read back", read_back))
+    steps.append(_attempt("list prefix", listing))
+    steps.append(_delete(dest, key))
+    return Validation(integration, where, steps)
+
+
+def _delete(dest: Destination, key: str) -> Step:
+    try:
+        dest.delete_object(key)
+        return Step("delete probe", Status.PASS, "removed")
+    except DestinationError as exc:
+        if exc.cause is FailureCause.ACCESS_DENIED:
+            # Archiving needs only write; without delete, reruns cannot remove stale batches.
+            note = (
+                "no delete permission: archiving works, but reruns cannot remove stale batch files"
+            )
+            return Step("delete probe", Status.WARN, f"{note} ({exc})")
+        return Step("delete probe", Status.FAIL, str(exc))

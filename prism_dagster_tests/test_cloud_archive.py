@@ -1,0 +1,197 @@
+"""The same archive on S3 (moto), Azure Blob (Azurite) and GCS (emulator), read back by each SDK."""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+import polars as pl
+import pytest
+
+from prism_dagster import layout
+from prism_dagster.config import parse_config
+from prism_dagster.definitions import archive_job_name, build_definitions
+from prism_dagster.demo import HOUR_KEY
+from prism_dagster.normalize import normalize
+from prism_dagster.resources import build_destination
+from prism_dagster.simulate import simulate
+from prism_dagster.writer import WriteSettings, write_frame
+from prism_dagster_tests import servers
+from prism_dagster_tests.conftest import hour
+from prism_dagster_tests.stores import AzureStore, GcsStore, S3Store, Store
+
+H0, H1 = hour("2026-03-31T23"), hour("2026-04-01T00")
+PREFIX = "prism/production"
+
+
+@pytest.fixture(params=["s3", "azure", "gcs"])
+def store(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, moto, azurite, gcs
+) -> Iterator[Store]:
+    made: Store = {
+        "s3": lambda: S3Store(moto),
+        "azure": lambda: AzureStore(azurite),
+        "gcs": lambda: GcsStore(gcs),
+    }[request.param]()
+    for name, value in made.env.items():
+        monkeypatch.setenv(name, value)
+    yield made
+
+
+def _config(spool: Path, store: Store, **extra: Any) -> dict[str, Any]:
+    integration = {
+        "name": "prod",
+        "prefix": PREFIX,
+        "start": "2026-03-31T00",
+        **store.integration(**extra),
+    }
+    return {"source": {"kind": "spool", "path": str(spool)}, "integrations": [integration]}
+
+
+def _materialise(config: dict[str, Any], *hours: Any) -> None:
+    job = build_definitions(parse_config(config)).resolve_job_def(archive_job_name("prod"))
+    with dg.instance_for_test() as instance:
+        for h in hours:
+            result = job.execute_in_process(partition_key=h.strftime(HOUR_KEY), instance=instance)
+            assert result.success
+
+
+def _lines(data: bytes) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in gzip.decompress(data).splitlines()]
+
+
+def test_hours_archive_with_exact_keys_headers_and_rows(spool: Path, store: Store) -> None:
+    simulate(spool, H0, H1 + layout.ONE_HOUR, rate=200, seed=2)  # seed 2: both hours busy
+    config = _config(spool, store, max_rows_per_file=60)
+    _materialise(config, H0, H1)
+    objects = store.objects()
+    manifests = {
+        k: json.loads(v.data) for k, v in objects.items() if k.endswith(layout.MANIFEST_NAME)
+    }
+    assert sorted(manifests) == [layout.manifest_key(PREFIX, H0), layout.manifest_key(PREFIX, H1)]
+    expected_keys = {
+        layout.batch_key(PREFIX, "prod", hour_, i)
+        for key, manifest in manifests.items()
+        for hour_ in [H0 if "/03/31/" in key else H1]
+        for i in range(len(manifest["files"]))
+    }
+    batches = {k: v for k, v in objects.items() if layout.is_batch_key(k)}
+    assert set(batches) == expected_keys
+    for key, obj in batches.items():
+        # Stored as a gzip file, not as gzip-encoded JSON: downloads stay gzip.
+        assert obj.content_type == "application/gzip"
+        assert not obj.content_encoding
+        assert all(list(line) == list(layout_record_keys()) for line in _lines(obj.data))
+    for key, manifest in manifests.items():
+        assert objects[key].content_type == "application/json"
+        folder = key.rsplit("/", 1)[0]
+        rows = [
+            row for f in manifest["files"] for row in _lines(objects[f"{folder}/{f['name']}"].data)
+        ]
+        assert len(rows) == manifest["total_rows"] > 0
+    source = pl.concat(
+        [pl.read_ndjson(gzip.decompress(p.read_bytes())) for p in sorted(spool.rglob("*.gz"))],
+        how="diagonal_relaxed",
+    )
+    source_ids = sorted(
+        normalize(source).filter(pl.col("timestamp") < "2026-04-01T01")["request_id"]
+    )
+    archived_ids = sorted(
+        line["request_id"] for obj in batches.values() for line in _lines(obj.data)
+    )
+    assert archived_ids == source_ids
+
+
+def layout_record_keys() -> tuple[str, ...]:
+    from prism_dagster.schema import RECORD_COLUMNS
+
+    return RECORD_COLUMNS
+
+
+def test_rerun_gives_the_same_objects_and_removes_stale_batches(spool: Path, store: Store) -> None:
+    simulate(spool, H0, H0 + layout.ONE_HOUR, rate=200, seed=22)
+    _materialise(_config(spool, store, max_rows_per_file=20), H0)
+    first = {k: v.data for k, v in store.objects().items()}
+    assert sum(layout.is_batch_key(k) for k in first) >= 3
+    _materialise(_config(spool, store, max_rows_per_file=20), H0)
+    assert {k: v.data for k, v in store.objects().items()} == first
+    _materialise(_config(spool, store, max_rows_per_file=1_000_000), H0)
+    after = store.objects()
+    assert sum(layout.is_batch_key(k) for k in after) == 1
+    manifest = json.loads(after[layout.manifest_key(PREFIX, H0)].data)
+    assert [f["rows"] for f in manifest["files"]] == [manifest["total_rows"]]
+
+
+def test_empty_hour_writes_nothing(spool: Path, store: Store) -> None:
+    _materialise(_config(spool, store), H0)
+    assert store.objects() == {}
+
+
+def test_content_encoding_option_still_reads_back_raw_gzip(spool: Path, store: Store) -> None:
+    simulate(spool, H0, H0 + layout.ONE_HOUR, rate=50, seed=23)
+    _materialise(_config(spool, store, gzip_content_encoding=True), H0)
+    batches = {k: v for k, v in store.objects().items() if layout.is_batch_key(k)}
+    assert batches
+    for obj in batches.values():
+        assert (obj.content_type, obj.content_encoding) == ("application/x-ndjson", "gzip")
+        assert obj.data[:2] == b"\x1f\x8b"  # the SDK handed back the stored gzip bytes
+    integration = parse_config(_config(spool, store, gzip_content_encoding=True)).integrations[0]
+    dest = build_destination(integration, live=True)
+    [key] = list(batches)[:1]
+    assert dest.get_object(key) == batches[key].data
+
+
+def _incompressible_frame(rows: int) -> pl.DataFrame:
+    noise = [base64.b64encode(os.urandom(360)).decode() for _ in range(rows)]
+    return normalize(
+        pl.DataFrame(
+            {
+                "request_id": [f"r{i:06d}" for i in range(rows)],
+                "started_at": ["2026-03-31T23:10:00Z"] * rows,
+                "error_message": noise,
+            }
+        )
+    )
+
+
+def test_large_batch_uploads_in_parts(store: Store, monkeypatch: pytest.MonkeyPatch, gcs) -> None:
+    frame = _incompressible_frame(36_000)  # about 13 MiB of gzip: three 5 MiB parts
+    cfg = {"name": "prod", "start": "2026-03-31T00", "part_size_mb": 5, **store.integration()}
+    proxy_ctx = (
+        servers.faulty_proxy(gcs.endpoint, fail_first=0) if store.provider == "gcs" else None
+    )
+    with proxy_ctx or _nothing() as proxy:
+        if proxy is not None:
+            cfg["endpoint_url"] = proxy.url
+        integration = parse_config(
+            {"source": {"kind": "spool", "path": "/x"}, "integrations": [cfg]}
+        ).integrations[0]
+        dest = build_destination(integration, live=True)
+        key = "big/batch_000000000000.jsonl.gz"
+        settings = WriteSettings(max_rows_per_file=frame.height)
+        [(_, entry)] = write_frame(dest, frame, lambda _: key, settings)
+        requests = proxy.requests if proxy is not None else 0
+        stored = store.objects()[key]  # GCS media links name the host that wrote the object
+    assert len(stored.data) == entry.bytes > 10 * 2**20
+    assert [line["request_id"] for line in _lines(stored.data)] == frame["request_id"].to_list()
+    if isinstance(store, S3Store):
+        assert store.etag(key).strip('"').endswith("-3")  # a multipart upload of 3 parts
+    elif isinstance(store, AzureStore):
+        assert store.committed_blocks(key) == 3
+    else:
+        assert requests >= 4  # session start, then one PUT per part and the final one
+    assert stored.content_type == "application/gzip"
+
+
+class _nothing:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
