@@ -4,6 +4,8 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
+AZURITE := node_modules/.bin/azurite-blob
+
 .PHONY: install demo test lint format dev bench clean
 
 # Reinstall whenever the pinned dependencies change.
@@ -13,7 +15,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP)
+# Azurite (the Azure Blob emulator the tests start) comes from npm, pinned by package-lock.json.
+$(AZURITE): package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $(AZURITE)
+
+install: $(STAMP) $(AZURITE)
 
 demo: $(STAMP)
 	$(BIN)/prism-dagster demo
@@ -26,7 +33,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix prism_dagster prism_dagster_tests benchmarks
 	$(BIN)/ruff format prism_dagster prism_dagster_tests benchmarks
 
-test: lint
+test: lint $(AZURITE)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
 
 # The Dagster UI on http://127.0.0.1:3000, with the demo's runs (same DAGSTER_HOME).
@@ -38,4 +45,4 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_write.py
 
 clean:
-	rm -rf $(VENV) .prism prism.yaml .pytest_cache .ruff_cache
+	rm -rf $(VENV) node_modules .prism prism.yaml .pytest_cache .ruff_cache

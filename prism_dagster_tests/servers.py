@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -282,8 +283,15 @@ class FaultyProxy:
     """Counts requests, answers the first few with a canned error and forwards the rest."""
 
     def __init__(
-        self, upstream: str, fail_first: int, status: int, body: bytes, headers: Mapping[str, str]
+        self,
+        upstream: str,
+        fail_first: int,
+        status: int,
+        body: bytes,
+        headers: Mapping[str, str],
+        ignore: Callable[[str, str], bool] | None = None,
     ) -> None:
+        self.ignore = ignore or (lambda method, path: False)
         parts = urllib.parse.urlsplit(upstream)
         if parts.scheme != "http" or not parts.hostname:
             raise ValueError(f"upstream must be an http:// URL, got {upstream!r}")
@@ -322,8 +330,10 @@ class FaultyProxy:
         with self._lock:
             self._to_fail = count
 
-    def _admit(self) -> bool:
-        """Count a request; True when it must be failed."""
+    def _admit(self, method: str, path: str) -> bool:
+        """Count a request; True when it must be failed. Ignored requests pass uncounted."""
+        if self.ignore(method, path):
+            return False
         with self._lock:
             self._requests += 1
             if self._to_fail > 0:
@@ -364,7 +374,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         proxy = self.server.proxy
         body = self._read_body()
-        if proxy._admit():
+        if proxy._admit(self.command, self.path):
             self._send_fault(proxy)
         else:
             self._forward(proxy, body)
@@ -446,14 +456,16 @@ def faulty_proxy(
     status: int = 503,
     body: bytes = b"",
     headers: Mapping[str, str] | None = None,
+    ignore: Callable[[str, str], bool] | None = None,
 ) -> Iterator[FaultyProxy]:
     """A reverse proxy to ``upstream`` (``http://host:port``) at ``.url``.
 
     The first ``fail_first`` requests get ``status`` with ``body`` and ``headers``; every later
     one is forwarded verbatim (method, path and query, headers including Host, body) and the
-    upstream's answer streamed back.
+    upstream's answer streamed back. Requests for which ``ignore(method, path)`` is true are
+    forwarded without being counted or failed (e.g. an SDK's background metadata fetches).
     """
-    proxy = FaultyProxy(upstream, fail_first, status, body, headers or {})
+    proxy = FaultyProxy(upstream, fail_first, status, body, headers or {}, ignore)
     server = _ProxyServer((HOST, 0), _ProxyHandler)
     server.proxy = proxy
     proxy.url = f"http://{HOST}:{server.server_address[1]}"
@@ -465,3 +477,8 @@ def faulty_proxy(
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+def gcs_bucket_metadata(method: str, path: str) -> bool:
+    """The GCS SDK's background bucket-metadata GET (its observability cache), not an operation."""
+    return method == "GET" and re.fullmatch(r"/storage/v1/b/[^/?]+(\?.*)?", path) is not None

@@ -141,7 +141,8 @@ class AzureDestination(Destination):
         )
 
         if isinstance(exc, HttpResponseError):
-            code = str(getattr(exc, "error_code", None) or "")
+            raw = getattr(exc, "error_code", None) or ""
+            code = str(getattr(raw, "value", raw))  # the SDK may hand back a StorageErrorCode
             status = int(exc.status_code or 0)
             cause, fix = _CODES.get(code, (FailureCause.UNKNOWN, "See the error code."))
             if cause is FailureCause.UNKNOWN and (
