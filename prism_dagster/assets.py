@@ -17,6 +17,8 @@ GATEWAY_LOGS = dg.AssetSpec(
     kinds={"json"},
 )
 ARCHIVE_GROUP = "prism_archive"
+PARTITION_KEY_FORMAT = "%Y-%m-%d-%H:%M"  # Dagster's hourly partition keys
+INTEGRATION_TAG = "prism/integration"
 #: A backfill archives up to a day of hours in one run instead of 24 launches.
 BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=24)
 _SHOWN_REJECTS = 5
@@ -30,7 +32,7 @@ def archive_key(integration: Integration) -> dg.AssetKey:
 def hourly_partitions(integration: Integration) -> dg.HourlyPartitionsDefinition:
     """UTC hours from the integration's ``start``; the current, open hour is not a partition."""
     return dg.HourlyPartitionsDefinition(
-        start_date=integration.start.strftime("%Y-%m-%d-%H:%M"), timezone="UTC"
+        start_date=integration.first_hour.strftime(PARTITION_KEY_FORMAT), timezone="UTC"
     )
 
 

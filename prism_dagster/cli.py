@@ -37,6 +37,22 @@ def _validate(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
+def _status(args: argparse.Namespace) -> int:
+    from prism_dagster.config import load_config
+    from prism_dagster.status_cli import render, rows
+
+    print(render(rows(load_config(args.config)), args.json))
+    return 0
+
+
+def _pause(args: argparse.Namespace) -> int:
+    from prism_dagster.config import load_config
+    from prism_dagster.status_cli import set_paused
+
+    print(set_paused(load_config(args.config), args.name, args.command == "pause"))
+    return 0
+
+
 def _simulate(args: argparse.Namespace) -> int:
     from prism_dagster.config import parse_hour
     from prism_dagster.simulate import simulate
@@ -71,6 +87,22 @@ def parser() -> argparse.ArgumentParser:
         "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
     )
     check.set_defaults(run=_validate)
+    status = sub.add_parser("status", help="status of every integration")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.add_argument(
+        "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
+    )
+    status.set_defaults(run=_status)
+    for verb, text in (
+        ("pause", "stop archiving an integration"),
+        ("resume", "resume and catch up"),
+    ):
+        toggle = sub.add_parser(verb, help=text)
+        toggle.add_argument("name", help="integration name in prism.yaml")
+        toggle.add_argument(
+            "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
+        )
+        toggle.set_defaults(run=_pause)
     sim = sub.add_parser("simulate", help="write realistic gateway traffic into a spool folder")
     sim.add_argument("--spool", type=Path, default=Path(".prism/spool"))
     sim.add_argument("--start", required=True, help="first UTC hour, e.g. 2026-03-31T00")

@@ -91,12 +91,29 @@ SECRET_FIELDS = frozenset(
 )
 
 
+SYNC_INTERVALS = (1, 2, 6, 12, 24)
+
+
+class History(_Strict):
+    """Archive hours from ``since`` on first load (a catch-up backfill)."""
+
+    since: datetime
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _since(cls, value: Any) -> datetime:
+        return parse_hour(value)
+
+
 class IntegrationBase(_Strict):
     """Fields every integration has, whatever its provider."""
 
     name: str
     prefix: str = ""
     start: datetime
+    sync_interval: Literal[1, 2, 6, 12, 24] = 1
+    grace_minutes: int = Field(default=10, ge=0, le=180)
+    history: Literal["none"] | History = "none"
     gzip_level: int = Field(default=6, ge=1, le=9)
     max_rows_per_file: int = Field(default=1_000_000, ge=1)
     max_bytes_per_file: int | None = Field(default=None, ge=1024)
@@ -117,6 +134,13 @@ class IntegrationBase(_Strict):
                     f"use {{env: NAME}} and set the variable"
                 )
         return values
+
+    @property
+    def first_hour(self) -> datetime:
+        """The first hourly partition: ``start``, or ``history.since`` if that is earlier."""
+        if isinstance(self.history, History):
+            return min(self.start, self.history.since)
+        return self.start
 
     @field_validator("name")
     @classmethod
@@ -211,11 +235,31 @@ Integration = Annotated[
 PROVIDERS: tuple[str, ...] = ("local", "s3", "azure", "gcs")
 
 
+class StatusStoreConfig(_Strict):
+    """Where integration status lives: SQLite under $DAGSTER_HOME unless a URL is given."""
+
+    url: Value | None = None
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _url(cls, value: Any) -> Any:
+        return _env_ref(value)
+
+
+class CatchUpConfig(_Strict):
+    """How much missed work one schedule or sensor tick may launch."""
+
+    max_runs_per_tick: int = Field(default=4, ge=1, le=100)
+    max_hours_per_run: int = Field(default=24, ge=1, le=24 * 31)
+
+
 class PrismConfig(_Strict):
     """The whole of prism.yaml."""
 
     source: Annotated[SpoolSourceConfig, Field(discriminator="kind")]
     integrations: list[Integration] = Field(min_length=1)
+    status_store: StatusStoreConfig = Field(default_factory=StatusStoreConfig)
+    catch_up: CatchUpConfig = Field(default_factory=CatchUpConfig)
 
     @model_validator(mode="after")
     def _unique_names(self) -> PrismConfig:
@@ -316,3 +360,16 @@ def resolve(value: str | EnvRef, live: bool = False) -> Any:
     if value.name not in os.environ:
         raise ConfigError(f"environment variable {value.name} is not set (see prism.yaml)")
     return os.environ[value.name]
+
+
+def secret_env_values(config: PrismConfig) -> list[str]:
+    """Current values of every environment variable that holds a secret, to scrub messages."""
+    names = {
+        value.name
+        for integration in config.integrations
+        for key, value in integration
+        if key in SECRET_FIELDS and isinstance(value, EnvRef)
+    }
+    if isinstance(config.status_store.url, EnvRef):
+        names.add(config.status_store.url.name)
+    return [os.environ[name] for name in sorted(names) if os.environ.get(name)]

@@ -1,45 +1,50 @@
-"""The Dagster code location: one hourly archive asset and job per integration in prism.yaml."""
+"""The Dagster code location: per integration an hourly archive asset, its job, schedule and
+destination check; sensors that keep integration status true."""
 
 from __future__ import annotations
 
 import dagster as dg
 
-from prism_dagster.assets import GATEWAY_LOGS, archive_key, build_archive_asset
+from prism_dagster.assets import GATEWAY_LOGS, build_archive_asset
 from prism_dagster.checks import build_destination_check
 from prism_dagster.config import PrismConfig, config_path, load_config
 from prism_dagster.defaults import default_config
+from prism_dagster.jobs import build_archive_job
 from prism_dagster.resources import (
     SOURCE_RESOURCE_KEY,
+    STATUS_RESOURCE_KEY,
     build_io_manager,
     build_source,
+    build_status_resource,
     io_manager_key,
 )
-
-
-def archive_job_name(name: str) -> str:
-    """Name of the job that archives one integration."""
-    return f"archive_{name}"
+from prism_dagster.schedules import build_schedule
+from prism_dagster.sensors import build_sensors
 
 
 def build_definitions(config: PrismConfig) -> dg.Definitions:
-    """Assets, jobs and resources for a configuration."""
-    resources: dict[str, object] = {SOURCE_RESOURCE_KEY: build_source(config)}
+    """Assets, checks, jobs, schedules, sensors and resources for a configuration."""
+    resources: dict[str, object] = {
+        SOURCE_RESOURCE_KEY: build_source(config),
+        STATUS_RESOURCE_KEY: build_status_resource(config),
+    }
     assets: list[object] = [GATEWAY_LOGS]
-    jobs = []
-    checks = []
+    checks, jobs, schedules = [], [], []
     for integration in config.integrations:
         resources[io_manager_key(integration)] = build_io_manager(integration)
         assets.append(build_archive_asset(integration))
         checks.append(build_destination_check(integration))
-        jobs.append(
-            dg.define_asset_job(
-                archive_job_name(integration.name),
-                # The destination check is the operator's to launch, not every hourly run's.
-                selection=dg.AssetSelection.assets(archive_key(integration)).without_checks(),
-                description=f"Archive integration {integration.name!r}, one UTC hour a partition.",
-            )
-        )
-    return dg.Definitions(assets=assets, asset_checks=checks, jobs=jobs, resources=resources)
+        job = build_archive_job(integration)
+        jobs.append(job)
+        schedules.append(build_schedule(integration, job, config.catch_up))
+    return dg.Definitions(
+        assets=assets,
+        asset_checks=checks,
+        jobs=jobs,
+        schedules=schedules,
+        sensors=build_sensors(config, jobs),
+        resources=resources,
+    )
 
 
 def _load() -> PrismConfig:

@@ -14,15 +14,16 @@ from dagster._core.storage.tags import (
 )
 
 from prism_dagster import layout
+from prism_dagster.assets import PARTITION_KEY_FORMAT
 from prism_dagster.config import PrismConfig, load_config
 from prism_dagster.defaults import PRISM_DIR, default_yaml, demo_window
-from prism_dagster.definitions import archive_job_name, build_definitions
+from prism_dagster.definitions import build_definitions
 from prism_dagster.errors import ConfigError
+from prism_dagster.jobs import archive_job_name
 from prism_dagster.manifest import Manifest
 from prism_dagster.resources import build_destination
 from prism_dagster.simulate import simulate
 
-HOUR_KEY = "%Y-%m-%d-%H:%M"  # Dagster's hourly partition key format
 # The run's events still go to the instance (and the UI); the terminal gets the summary.
 _QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -73,8 +74,8 @@ def archive_window(
             continue
         last = end - layout.ONE_HOUR
         tags = {
-            ASSET_PARTITION_RANGE_START_TAG: first.strftime(HOUR_KEY),
-            ASSET_PARTITION_RANGE_END_TAG: last.strftime(HOUR_KEY),
+            ASSET_PARTITION_RANGE_START_TAG: first.strftime(PARTITION_KEY_FORMAT),
+            ASSET_PARTITION_RANGE_END_TAG: last.strftime(PARTITION_KEY_FORMAT),
         }
         job = defs.resolve_job_def(archive_job_name(integration.name))
         job.execute_in_process(run_config=_QUIET, instance=instance, tags=tags)

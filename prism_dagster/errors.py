@@ -19,6 +19,18 @@ class FailureCause(StrEnum):
     BAD_SOURCE_DATA = "bad source data"
     UNKNOWN = "unknown"
 
+    @property
+    def category(self) -> str:
+        """The coarser class an integration's Error status shows."""
+        return _CATEGORY.get(self, self.value)
+
+
+_CATEGORY = {
+    FailureCause.INVALID_CREDENTIALS: "authentication/permission",
+    FailureCause.ACCESS_DENIED: "authentication/permission",
+    FailureCause.WRONG_REGION: "authentication/permission",
+}
+
 
 class PrismError(Exception):
     """Base class for every error prism_dagster raises on purpose."""

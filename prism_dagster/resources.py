@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import dagster as dg
+from pydantic import PrivateAttr
+
 from prism_dagster.config import (
     AzureIntegration,
     GcsIntegration,
@@ -16,8 +19,29 @@ from prism_dagster.config import (
 from prism_dagster.destinations import Destination, LocalDestination
 from prism_dagster.io_managers import ArchiveIOManager
 from prism_dagster.sources import LogSource, SpoolSource
+from prism_dagster.status import StatusStore
 
 SOURCE_RESOURCE_KEY = "log_source"
+STATUS_RESOURCE_KEY = "prism_status"
+
+
+class StatusStoreResource(dg.ConfigurableResource):
+    """The integration status store (SQLite under $DAGSTER_HOME unless ``url`` is set)."""
+
+    url: str | None = None
+    _store: StatusStore | None = PrivateAttr(default=None)
+
+    def store(self) -> StatusStore:
+        """The store, opened once."""
+        if self._store is None:
+            self._store = StatusStore(self.url)
+        return self._store
+
+
+def build_status_resource(config: PrismConfig) -> StatusStoreResource:
+    """The status store resource for a configuration."""
+    url = config.status_store.url
+    return StatusStoreResource(url=None if url is None else resolve(url))
 
 
 def io_manager_key(integration: Integration) -> str:

@@ -114,7 +114,8 @@ def test_permanent_failures_are_not_retried(kind, moto, azurite, gcs, monkeypatc
 
 
 def test_a_materialisation_rides_out_a_throttled_store(moto, monkeypatch, tmp_path) -> None:
-    from prism_dagster.definitions import archive_job_name, build_definitions
+    from prism_dagster.definitions import build_definitions
+    from prism_dagster.jobs import archive_job_name
     from prism_dagster.simulate import simulate
     from prism_dagster_tests.conftest import hour
 

@@ -1,0 +1,139 @@
+"""Catch-up: every closed hour not archived yet, oldest first, in bounded multi-hour runs.
+
+The schedule (normal cadence), the error-retry sensor (after a failure) and first load with
+``history`` all use this one path, so nothing is lost to an outage, only delayed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import dagster as dg
+from dagster._core.storage.tags import (
+    ASSET_PARTITION_RANGE_END_TAG,
+    ASSET_PARTITION_RANGE_START_TAG,
+    PARTITION_NAME_TAG,
+)
+
+from prism_dagster import layout
+from prism_dagster.assets import INTEGRATION_TAG, PARTITION_KEY_FORMAT, archive_key
+from prism_dagster.config import CatchUpConfig, History, Integration
+from prism_dagster.jobs import archive_job_name
+from prism_dagster.status import Status, StatusStore
+
+_IN_FLIGHT = [
+    dg.DagsterRunStatus.QUEUED,
+    dg.DagsterRunStatus.NOT_STARTED,
+    dg.DagsterRunStatus.STARTING,
+    dg.DagsterRunStatus.STARTED,
+]
+
+
+@dataclass(frozen=True)
+class CatchUp:
+    """What a tick found: the hours still to archive and the runs it requests now."""
+
+    pending: list[datetime]
+    requests: list[dg.RunRequest]
+
+
+def closed_until(integration: Integration, now: datetime) -> datetime:
+    """Hours before this one are closed and past their grace period."""
+    return layout.as_utc_hour(now - timedelta(minutes=integration.grace_minutes))
+
+
+def first_wanted(integration: Integration, added_at: datetime) -> datetime:
+    """``history.since``, or (history: none) the hour the integration was added."""
+    if isinstance(integration.history, History):
+        return integration.history.since
+    return max(integration.start, layout.as_utc_hour(added_at))
+
+
+def _hours_of(run: dg.DagsterRun) -> set[str]:
+    tags = run.tags
+    if PARTITION_NAME_TAG in tags:
+        return {tags[PARTITION_NAME_TAG]}
+    if ASSET_PARTITION_RANGE_START_TAG in tags:
+        first = datetime.strptime(tags[ASSET_PARTITION_RANGE_START_TAG], PARTITION_KEY_FORMAT)
+        last = datetime.strptime(tags[ASSET_PARTITION_RANGE_END_TAG], PARTITION_KEY_FORMAT)
+        hours = layout.hours_between(first, last + layout.ONE_HOUR)
+        return {h.strftime(PARTITION_KEY_FORMAT) for h in hours}
+    return set()
+
+
+def plan(
+    instance: dg.DagsterInstance,
+    integration: Integration,
+    settings: CatchUpConfig,
+    added_at: datetime,
+    now: datetime,
+) -> CatchUp:
+    """Closed, unarchived, not-in-flight hours and the runs (oldest first) to archive them."""
+    done = instance.get_materialized_partitions(archive_key(integration))
+    runs = instance.get_runs(
+        dg.RunsFilter(job_name=archive_job_name(integration.name), statuses=_IN_FLIGHT)
+    )
+    busy = set().union(*(_hours_of(run) for run in runs)) if runs else set()
+    hours = layout.hours_between(
+        first_wanted(integration, added_at), closed_until(integration, now)
+    )
+    pending = [h for h in hours if h.strftime(PARTITION_KEY_FORMAT) not in done | busy]
+    return CatchUp(pending, _requests(integration, pending, settings))
+
+
+def _requests(
+    integration: Integration, pending: list[datetime], settings: CatchUpConfig
+) -> list[dg.RunRequest]:
+    groups: list[list[datetime]] = []
+    for hour in pending:
+        group = groups[-1] if groups else None
+        if (
+            group
+            and hour - group[-1] == layout.ONE_HOUR
+            and len(group) < settings.max_hours_per_run
+        ):
+            group.append(hour)
+        elif len(groups) < settings.max_runs_per_tick:
+            groups.append([hour])
+        else:
+            break
+    return [
+        dg.RunRequest(
+            job_name=archive_job_name(integration.name),
+            tags={
+                INTEGRATION_TAG: integration.name,
+                ASSET_PARTITION_RANGE_START_TAG: group[0].strftime(PARTITION_KEY_FORMAT),
+                ASSET_PARTITION_RANGE_END_TAG: group[-1].strftime(PARTITION_KEY_FORMAT),
+            },
+        )
+        for group in groups
+    ]
+
+
+def tick(
+    instance: dg.DagsterInstance,
+    integration: Integration,
+    settings: CatchUpConfig,
+    store: StatusStore,
+    now: datetime,
+    retrying: bool = False,
+) -> list[dg.RunRequest] | dg.SkipReason:
+    """One schedule or retry-sensor tick for one integration: skip with a reason, or run."""
+    name = integration.name
+    store.ensure([name], now)
+    state = store.get(name)
+    assert state is not None  # ensure() just added it
+    if state.status is Status.PAUSED:
+        return dg.SkipReason(f"{name} is paused; `prism-dagster resume {name}` to catch up")
+    if state.status is Status.ERROR and state.next_retry_at and now < state.next_retry_at:
+        return dg.SkipReason(
+            f"{name} is in Error ({state.error_cause}); next retry at {state.next_retry_at:%H:%M}Z"
+        )
+    if retrying and state.status is not Status.ERROR:
+        return dg.SkipReason(f"{name} is {state.status.value}: nothing to retry")
+    work = plan(instance, integration, settings, state.added_at, now)
+    store.set_pending(name, len(work.pending))
+    if not work.requests:
+        return dg.SkipReason(f"{name}: every closed hour is archived or in progress")
+    return work.requests

@@ -1,0 +1,37 @@
+"""A schedule per integration, at its sync interval, past its grace period: it catches up."""
+
+import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+
+from prism_dagster import clock
+from prism_dagster.catchup import tick
+from prism_dagster.config import CatchUpConfig, Integration
+from prism_dagster.resources import StatusStoreResource
+
+
+def cron_for(integration: Integration) -> str:
+    """Every ``sync_interval`` hours, ``grace_minutes`` past the hour (UTC)."""
+    hours = "*" if integration.sync_interval == 1 else f"*/{integration.sync_interval}"
+    return f"{integration.grace_minutes} {hours} * * *"
+
+
+def build_schedule(
+    integration: Integration, job: UnresolvedAssetJobDefinition, settings: CatchUpConfig
+) -> dg.ScheduleDefinition:
+    """Each tick requests every closed hour not archived yet, oldest first, bounded per tick."""
+
+    @dg.schedule(
+        name=f"archive_{integration.name}_schedule",
+        cron_schedule=cron_for(integration),
+        execution_timezone="UTC",
+        job=job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Archive {integration.name!r} every {integration.sync_interval}h, "
+        f"{integration.grace_minutes} min after the hour closes; catches up missed hours.",
+    )
+    def archive_schedule(
+        context: dg.ScheduleEvaluationContext, prism_status: StatusStoreResource
+    ) -> list[dg.RunRequest] | dg.SkipReason:
+        return tick(context.instance, integration, settings, prism_status.store(), clock.utc_now())
+
+    return archive_schedule

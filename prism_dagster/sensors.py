@@ -1,0 +1,196 @@
+"""Sensors that keep each integration's status true, retry failures and show status in the UI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import dagster as dg
+from dagster._core.definitions.unresolved_asset_job_definition import UnresolvedAssetJobDefinition
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, PARTITION_NAME_TAG
+from dagster._utils.error import SerializableErrorInfo
+
+from prism_dagster import clock
+from prism_dagster.assets import INTEGRATION_TAG, PARTITION_KEY_FORMAT, archive_key
+from prism_dagster.catchup import tick
+from prism_dagster.config import PrismConfig, secret_env_values
+from prism_dagster.errors import FailureCause, redact
+from prism_dagster.resources import StatusStoreResource
+from prism_dagster.status import IntegrationState, Status, StatusStore
+
+_ERROR_CLASSES = {"DestinationError", "BadRecordsError", "ManifestError", "ConfigError"}
+Jobs = Sequence[UnresolvedAssetJobDefinition]
+
+
+def classify(
+    errors: Sequence[SerializableErrorInfo], secrets: Sequence[str] = ()
+) -> tuple[FailureCause, str]:
+    """The cause of a failed run, from its step errors (ours carry the cause in the message)."""
+    deepest = None
+    for error in errors:
+        info: SerializableErrorInfo | None = error
+        while info is not None:
+            deepest = info
+            if info.cls_name == "BadRecordsError":
+                return FailureCause.BAD_SOURCE_DATA, redact(info.message.strip(), secrets)
+            if info.cls_name in _ERROR_CLASSES:
+                for cause in FailureCause:
+                    if f"failed: {cause.value}" in info.message:
+                        return cause, redact(info.message.strip(), secrets)
+            info = info.cause
+    message = f"{deepest.cls_name}: {deepest.message.strip()}" if deepest else "no error reported"
+    return FailureCause.UNKNOWN, redact(message, secrets)
+
+
+def last_hour(run: dg.DagsterRun) -> datetime | None:
+    """The newest hour a run archived, from its partition tags."""
+    key = run.tags.get(PARTITION_NAME_TAG) or run.tags.get(ASSET_PARTITION_RANGE_END_TAG)
+    return datetime.strptime(key, PARTITION_KEY_FORMAT).replace(tzinfo=UTC) if key else None
+
+
+def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
+    """Run-status sensors, the failure sensor, the error-retry sensor and the status sensor."""
+    names = [integration.name for integration in config.integrations]
+    by_name = {integration.name: integration for integration in config.integrations}
+
+    def integration_of(run: dg.DagsterRun) -> str | None:
+        name = run.tags.get(INTEGRATION_TAG)
+        return name if name in by_name else None
+
+    @dg.run_status_sensor(
+        name="prism_run_started",
+        run_status=dg.DagsterRunStatus.STARTED,
+        monitored_jobs=list(jobs),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Marks an integration Syncing when one of its archive runs starts.",
+    )
+    def run_started(context: dg.RunStatusSensorContext, prism_status: StatusStoreResource) -> None:
+        if name := integration_of(context.dagster_run):
+            prism_status.store().ensure([name])
+            prism_status.store().mark_syncing(name, context.dagster_run.run_id)
+
+    @dg.run_status_sensor(
+        name="prism_run_succeeded",
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=list(jobs),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Marks an integration Active (error cleared) when an archive run succeeds.",
+    )
+    def run_succeeded(
+        context: dg.RunStatusSensorContext, prism_status: StatusStoreResource
+    ) -> None:
+        run = context.dagster_run
+        if (name := integration_of(run)) and (hour := last_hour(run)):
+            prism_status.store().ensure([name])
+            prism_status.store().mark_success(name, run.run_id, hour)
+
+    @dg.run_failure_sensor(
+        name="prism_run_failed",
+        monitored_jobs=list(jobs),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Marks an integration Error with a classified cause when an archive run fails.",
+    )
+    def run_failed(context: dg.RunFailureSensorContext, prism_status: StatusStoreResource) -> None:
+        if name := integration_of(context.dagster_run):
+            errors = [e.event_specific_data.error for e in context.get_step_failure_events()]
+            errors = [e for e in errors if e is not None]
+            cause, message = classify(errors, secret_env_values(config))
+            if not errors and context.failure_event.message:
+                message = redact(context.failure_event.message, secret_env_values(config))
+            prism_status.store().ensure([name])
+            prism_status.store().mark_error(
+                name, context.dagster_run.run_id, cause.category, message
+            )
+
+    @dg.sensor(
+        name="prism_error_retry",
+        jobs=list(jobs),
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Retries integrations in Error after 5, 15, 60 minutes, then hourly.",
+    )
+    def error_retry(
+        context: dg.SensorEvaluationContext, prism_status: StatusStoreResource
+    ) -> dg.SensorResult:
+        requests, skipped = [], []
+        for integration in config.integrations:
+            result = tick(
+                context.instance,
+                integration,
+                config.catch_up,
+                prism_status.store(),
+                clock.utc_now(),
+                retrying=True,
+            )
+            if isinstance(result, dg.SkipReason):
+                skipped.append(result.skip_message or "")
+            else:
+                requests.extend(result)
+        return dg.SensorResult(
+            run_requests=requests, skip_reason=None if requests else "; ".join(skipped)
+        )
+
+    @dg.sensor(
+        name="prism_status",
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Clears a stale Syncing (run gone or ended silently) and records each "
+        "integration's status as an observation on its archive asset.",
+    )
+    def status(
+        context: dg.SensorEvaluationContext, prism_status: StatusStoreResource
+    ) -> dg.SensorResult:
+        store = prism_status.store()
+        store.ensure(names)
+        for state in store.all():
+            if state.status is Status.SYNCING and state.name in by_name:
+                recover_stale_syncing(context.instance, store, state)
+        seen = json.loads(context.cursor) if context.cursor else {}
+        events = []
+        for state in store.all():
+            if state.name not in by_name:
+                continue
+            shown = observation_metadata(state)
+            fingerprint = json.dumps(shown, sort_keys=True, default=str)
+            if seen.get(state.name) != fingerprint:
+                seen[state.name] = fingerprint
+                events.append(
+                    dg.AssetObservation(asset_key=archive_key(by_name[state.name]), metadata=shown)
+                )
+        return dg.SensorResult(asset_events=events, cursor=json.dumps(seen, sort_keys=True))
+
+    return [run_started, run_succeeded, run_failed, error_retry, status]
+
+
+def recover_stale_syncing(
+    instance: dg.DagsterInstance, store: StatusStore, state: IntegrationState
+) -> None:
+    """A Syncing whose run is gone, or ended without its sensor firing, must not stick."""
+    run = instance.get_run_by_id(state.run_id) if state.run_id else None
+    if run is not None and not run.is_finished:
+        return
+    if run is not None and run.status is dg.DagsterRunStatus.SUCCESS and (hour := last_hour(run)):
+        store.mark_success(state.name, run.run_id, hour)
+        return
+    what = f"run {state.run_id} " + ("was deleted" if run is None else f"ended {run.status.value}")
+    message = f"{what} without reporting a result; the hours it covered will be retried"
+    store.mark_error(state.name, state.run_id, FailureCause.UNKNOWN.category, message)
+
+
+def observation_metadata(state: IntegrationState) -> dict[str, str | int]:
+    """What the UI shows of an integration's status."""
+
+    def when(value: datetime | None) -> str:
+        return f"{value:%Y-%m-%dT%H:%M}Z" if value else "-"
+
+    return {
+        "status": state.status.value,
+        "last_archived_hour": when(state.last_archived_hour),
+        "last_success": when(state.last_success_at),
+        "last_error": state.last_error or "-",
+        "error_cause": state.error_cause or "-",
+        "last_error_at": when(state.last_error_at),
+        "next_retry_at": when(state.next_retry_at),
+        "pending_hours": state.pending_hours if state.pending_hours is not None else -1,
+    }

@@ -1,0 +1,212 @@
+"""Integration status: the one store of Active / Syncing / Paused / Error, on SQLAlchemy.
+
+SQLite under ``$DAGSTER_HOME`` by default, any SQLAlchemy URL (PostgreSQL for a multi-node
+Dagster) by configuration. Every change is one atomic UPDATE, so concurrent sensors, runs and
+CLI calls never lose each other's writes.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from prism_dagster import clock
+
+STATUS_URL_ENV = "PRISM_STATUS_URL"
+#: Retry delays after consecutive failures: 5, 15, 60 minutes, then hourly.
+ERROR_BACKOFF = (timedelta(minutes=5), timedelta(minutes=15), timedelta(hours=1))
+
+
+class Status(StrEnum):
+    """What an operator sees for an integration."""
+
+    ACTIVE = "Active"  # archiving on schedule
+    SYNCING = "Syncing"  # a run for it is in progress
+    PAUSED = "Paused"  # paused by the operator
+    ERROR = "Error"  # its last run failed; the cause is shown
+
+
+_meta = sa.MetaData()
+_table = sa.Table(
+    "prism_integration_status",
+    _meta,
+    sa.Column("name", sa.String(64), primary_key=True),
+    sa.Column("state", sa.String(16), nullable=False),  # Active, Syncing or Error
+    sa.Column("paused", sa.Boolean, nullable=False, default=False),
+    sa.Column("added_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("run_id", sa.String(64)),
+    sa.Column("syncing_since", sa.DateTime(timezone=True)),
+    sa.Column("last_archived_hour", sa.DateTime(timezone=True)),
+    sa.Column("last_success_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error_at", sa.DateTime(timezone=True)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("error_cause", sa.String(64)),
+    sa.Column("failures", sa.Integer, nullable=False, default=0),
+    sa.Column("next_retry_at", sa.DateTime(timezone=True)),
+    sa.Column("pending_hours", sa.Integer),
+)
+
+
+@dataclass(frozen=True)
+class IntegrationState:
+    """One row of the store, as the CLI and the UI show it."""
+
+    name: str
+    status: Status
+    added_at: datetime
+    run_id: str | None
+    syncing_since: datetime | None
+    last_archived_hour: datetime | None
+    last_success_at: datetime | None
+    last_error_at: datetime | None
+    last_error: str | None
+    error_cause: str | None
+    failures: int
+    next_retry_at: datetime | None
+    pending_hours: int | None
+
+
+def default_url() -> str:
+    """``$PRISM_STATUS_URL``, else SQLite under ``$DAGSTER_HOME`` (or ``.prism/dagster_home``)."""
+    if os.environ.get(STATUS_URL_ENV):
+        return os.environ[STATUS_URL_ENV]
+    # Without DAGSTER_HOME: the home `prism-dagster demo` and `make dev` use.
+    home = Path(os.environ.get("DAGSTER_HOME") or ".prism/dagster_home")
+    home.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{(home / 'prism_status.db').resolve()}"
+
+
+def _utc(value: datetime | None) -> datetime | None:
+    # SQLite hands back naive datetimes; everything here is UTC.
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=UTC)
+
+
+class StatusStore:
+    """Reads and atomically updates integration status."""
+
+    def __init__(self, url: str | None = None) -> None:
+        url = url or default_url()
+        args = {"timeout": 30} if url.startswith("sqlite") else {}
+        self.engine = sa.create_engine(url, connect_args=args, pool_pre_ping=True)
+        _meta.create_all(self.engine, checkfirst=True)
+
+    def ensure(self, names: list[str], now: datetime | None = None) -> None:
+        """Add integrations seen for the first time (Active, added now)."""
+        now = now or clock.utc_now()
+        with self.engine.begin() as conn:
+            known = set(conn.scalars(sa.select(_table.c.name)))
+            for name in names:
+                if name not in known:
+                    row = {"name": name, "state": Status.ACTIVE, "paused": False}
+                    conn.execute(_table.insert().values(**row, added_at=now, failures=0))
+
+    def _update(
+        self, name: str, where: sa.ColumnElement[bool] | None = None, **values: object
+    ) -> bool:
+        condition = _table.c.name == name
+        if where is not None:
+            condition = sa.and_(condition, where)
+        with self.engine.begin() as conn:
+            return conn.execute(_table.update().where(condition).values(**values)).rowcount > 0
+
+    def mark_syncing(self, name: str, run_id: str, now: datetime | None = None) -> None:
+        """A run for the integration started."""
+        self._update(
+            name, state=Status.SYNCING, run_id=run_id, syncing_since=now or clock.utc_now()
+        )
+
+    def mark_success(
+        self, name: str, run_id: str, last_hour: datetime, now: datetime | None = None
+    ) -> None:
+        """A run succeeded: Active again, error cleared, newest archived hour kept."""
+        newest = sa.case(
+            (_table.c.last_archived_hour.is_(None), last_hour),
+            (_table.c.last_archived_hour < last_hour, last_hour),
+            else_=_table.c.last_archived_hour,
+        )
+        self._update(
+            name,
+            state=Status.ACTIVE,
+            run_id=None,
+            syncing_since=None,
+            last_archived_hour=newest,
+            last_success_at=now or clock.utc_now(),
+            last_error=None,
+            error_cause=None,
+            failures=0,
+            next_retry_at=None,
+        )
+
+    def mark_error(
+        self, name: str, run_id: str | None, cause: str, message: str, now: datetime | None = None
+    ) -> None:
+        """A run failed: Error with its cause; retried after a growing delay."""
+        now = now or clock.utc_now()
+        failures = _table.c.failures + 1
+        delay = sa.case(
+            *((failures == i + 1, now + d) for i, d in enumerate(ERROR_BACKOFF)),
+            else_=now + ERROR_BACKOFF[-1],
+        )
+        self._update(
+            name,
+            state=Status.ERROR,
+            run_id=None,
+            syncing_since=None,
+            last_error_at=now,
+            last_error=message[:2000],
+            error_cause=cause,
+            failures=failures,
+            next_retry_at=delay,
+        )
+
+    def set_paused(self, name: str, paused: bool) -> bool:
+        """Pause or resume; False if there is no such integration."""
+        return self._update(name, paused=paused)
+
+    def set_pending(self, name: str, pending: int) -> None:
+        """How many closed hours are still to archive (the schedule computes it)."""
+        self._update(name, pending_hours=pending)
+
+    def get(self, name: str) -> IntegrationState | None:
+        """One integration's state."""
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(_table).where(_table.c.name == name)).mappings().first()
+        return _state(row) if row else None
+
+    def all(self) -> list[IntegrationState]:
+        """Every integration's state, by name."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(_table).order_by(_table.c.name)).mappings().all()
+        return [_state(row) for row in rows]
+
+
+def _state(row: sa.RowMapping) -> IntegrationState:
+    status = Status.PAUSED if row["paused"] else Status(row["state"])
+    times = {
+        key: _utc(row[key])
+        for key in (
+            "added_at",
+            "syncing_since",
+            "last_archived_hour",
+            "last_success_at",
+            "last_error_at",
+            "next_retry_at",
+        )
+    }
+    return IntegrationState(
+        name=row["name"],
+        status=status,
+        run_id=row["run_id"],
+        last_error=row["last_error"],
+        error_cause=row["error_cause"],
+        failures=row["failures"],
+        pending_hours=row["pending_hours"],
+        **times,  # type: ignore[arg-type]
+    )
