@@ -16,10 +16,10 @@ import pytest
 import yaml
 
 from prism_dagster.assets import GATEWAY_LOGS, archive_key, build_archive_asset
+from prism_dagster.assets import PARTITION_KEY_FORMAT as HOUR_KEY
 from prism_dagster.config import parse_config
 from prism_dagster.definitions import build_definitions
 from prism_dagster.jobs import archive_job_name
-from prism_dagster.assets import PARTITION_KEY_FORMAT as HOUR_KEY
 from prism_dagster.schema import RECORD_COLUMNS
 from prism_dagster.simulate import simulate
 from prism_dagster_tests.conftest import hour, read_archive_lines, tree_bytes

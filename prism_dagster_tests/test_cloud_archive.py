@@ -15,10 +15,10 @@ import polars as pl
 import pytest
 
 from prism_dagster import layout
+from prism_dagster.assets import PARTITION_KEY_FORMAT as HOUR_KEY
 from prism_dagster.config import parse_config
 from prism_dagster.definitions import build_definitions
 from prism_dagster.jobs import archive_job_name
-from prism_dagster.assets import PARTITION_KEY_FORMAT as HOUR_KEY
 from prism_dagster.normalize import normalize
 from prism_dagster.resources import build_destination
 from prism_dagster.simulate import simulate

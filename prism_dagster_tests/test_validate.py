@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 import yaml
 
@@ -124,48 +122,6 @@ def test_gcs_bad_service_account_is_refused_without_echoing_it(
 
 
 # --- S3 with moto enforcing credentials and IAM policies ------------------------------------
-
-IAM_USERS = ("writer", "nodelete", "denied")
-
-
-@pytest.fixture(scope="module")
-def s3_auth() -> Iterator[dict[str, Any]]:
-    """moto with auth on after set-up: a bucket and three IAM users with different rights."""
-    with servers.moto_server(initial_no_auth_action_count=1 + 3 * len(IAM_USERS)) as server:
-        bucket = new_name()
-        arn = f"arn:aws:s3:::{bucket}"
-        anon = {
-            "endpoint_url": server.endpoint_url,
-            "region_name": "us-east-1",
-            "aws_access_key_id": "setup",
-            "aws_secret_access_key": "setup",
-        }
-        boto3.client("s3", **anon).create_bucket(Bucket=bucket)
-        iam = boto3.client("iam", **anon)
-        everything = {"Effect": "Allow", "Action": "s3:*", "Resource": [arn, f"{arn}/*"]}
-        policies = {
-            "writer": [everything],
-            "nodelete": [
-                {
-                    "Effect": "Allow",
-                    "Action": ["s3:PutObject", "s3:GetObject"],
-                    "Resource": f"{arn}/*",
-                },
-                {"Effect": "Allow", "Action": "s3:ListBucket", "Resource": arn},
-            ],
-            "denied": [
-                everything,
-                {"Effect": "Deny", "Action": "s3:PutObject", "Resource": f"{arn}/locked/*"},
-            ],
-        }
-        keys = {}
-        for user in IAM_USERS:
-            iam.create_user(UserName=user)
-            document = json.dumps({"Version": "2012-10-17", "Statement": policies[user]})
-            iam.put_user_policy(UserName=user, PolicyName="archive", PolicyDocument=document)
-            key = iam.create_access_key(UserName=user)["AccessKey"]
-            keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
-        yield {"endpoint": server.endpoint_url, "bucket": bucket, "keys": keys}
 
 
 def _s3(
