@@ -102,3 +102,25 @@ def test_clean_file_takes_the_vectorised_path_with_all_fields(spool: Path) -> No
 def test_empty_spool_gives_empty_batch(spool: Path) -> None:
     batch = SpoolSource(path=str(spool)).read_window(H14, H15)
     assert batch.rows.height == 0 and batch.rejects.height == 0
+
+
+def test_index_skips_files_outside_the_window_and_rereads_changed_ones(spool: Path) -> None:
+    from prism_dagster.sources.spool_index import INDEX_NAME
+
+    early = write_spool(spool / "early.ndjson", [gateway_row("e", "2026-03-31T10:00:00Z")])
+    write_spool(spool / "late.ndjson", [gateway_row("l", "2026-03-31T14:10:00Z")])
+    source = SpoolSource(path=str(spool))
+    assert source.read_window(H14, H15).rows["request_id"].to_list() == ["l"]
+    index = json.loads((spool / INDEX_NAME).read_text())
+    assert len(index) == 2
+    # Rewrite the early file so it now holds a 14:00 row: size and mtime change, it is read.
+    write_spool(
+        early, [gateway_row("e", "2026-03-31T10:00:00Z"), gateway_row("e2", "2026-03-31T14:20:00Z")]
+    )
+    assert sorted(source.read_window(H14, H15).rows["request_id"]) == ["e2", "l"]
+    # A file the index says is outside the window is not opened at all.
+    (spool / "late.ndjson").chmod(0o000)
+    try:
+        assert source.read_window(hour("2026-03-31T10"), hour("2026-03-31T11")).rows.height == 1
+    finally:
+        (spool / "late.ndjson").chmod(0o644)

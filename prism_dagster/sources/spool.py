@@ -12,6 +12,7 @@ from pydantic import Field
 from prism_dagster.normalize import parse_timestamp
 from prism_dagster.schema import EVENT_TIME_COLUMNS, GATEWAY_SCHEMA, REJECT_SCHEMA
 from prism_dagster.sources.base import REJECT_TIME, LogSource, SourceBatch
+from prism_dagster.sources.spool_index import Span, SpoolIndex
 
 SPOOL_PATTERNS = ("*.ndjson", "*.jsonl", "*.ndjson.gz", "*.jsonl.gz")
 _RAW = pl.Struct({name: pl.String for name in GATEWAY_SCHEMA})
@@ -88,6 +89,11 @@ def _decode(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _span(good: pl.DataFrame, bad: pl.DataFrame) -> Span:
+    times = pl.concat([good.get_column("_t"), bad.get_column(REJECT_TIME)]).drop_nulls()
+    return (times.min(), times.max()) if len(times) else None  # type: ignore[return-value]
+
+
 class SpoolSource(LogSource):
     """Gateway log files (NDJSON, optionally gzip) in a spool folder, read with Polars."""
 
@@ -97,11 +103,17 @@ class SpoolSource(LogSource):
         return f"spool folder {Path(self.path).expanduser()}"
 
     def read_window(self, start: datetime, end: datetime) -> SourceBatch:
+        root = Path(self.path).expanduser()
+        index = SpoolIndex(root)
         rows, rejects = [], []
-        for file in spool_files(Path(self.path).expanduser()):
+        for file in spool_files(root):
+            if index.skips(file, start, end):
+                continue
             good, bad = self._read_file(file)
+            index.record(file, _span(good, bad))
             rows.append(good.filter(pl.col("_t").is_between(start, end, closed="left")))
             rejects.append(bad.filter(pl.col(REJECT_TIME).is_between(start, end, closed="left")))
+        index.save()
         typed = pl.DataFrame(schema=GATEWAY_SCHEMA)
         return SourceBatch(
             rows=pl.concat([typed, *(r.drop("_t") for r in rows)], how="vertical"),
