@@ -207,6 +207,13 @@ class AzureIntegration(IntegrationBase):
     account_key: EnvRef | None = None
     sas_token: EnvRef | None = None
 
+    @field_validator("account_url")
+    @classmethod
+    def _no_sas_in_url(cls, value: Value | None) -> Value | None:
+        if isinstance(value, str) and "?" in value:
+            raise ValueError("must not carry a query string; put a SAS in sas_token: {env: NAME}")
+        return value
+
     @model_validator(mode="after")
     def _one_credential(self) -> AzureIntegration:
         if (self.connection_string is None) == (self.account_url is None):
@@ -226,6 +233,7 @@ class GcsIntegration(IntegrationBase):
     service_account_json: EnvRef | None = None
     project: Value | None = None
     endpoint_url: Value | None = None
+    anonymous: bool = False  # unauthenticated, for emulators only
 
 
 Integration = Annotated[
@@ -264,10 +272,21 @@ class PrismConfig(_Strict):
     @model_validator(mode="after")
     def _unique_names(self) -> PrismConfig:
         seen: set[str] = set()
+        places: dict[tuple[str, ...], str] = {}
         for integration in self.integrations:
             if integration.name in seen:
                 raise ValueError(f"integration {integration.name!r}: name is used twice")
             seen.add(integration.name)
+            # Two integrations writing one prefix would delete each other's batches as stale.
+            where = getattr(integration, "bucket", None) or getattr(integration, "container", None)
+            where = where or getattr(integration, "path", None)
+            place = (integration.provider, str(where), integration.prefix)
+            if place in places:
+                raise ValueError(
+                    f"integration {integration.name!r}: same destination and prefix as "
+                    f"{places[place]!r}; give each integration its own prefix"
+                )
+            places[place] = integration.name
         return self
 
 

@@ -17,6 +17,7 @@ class FailureCause(StrEnum):
     UNREACHABLE = "endpoint unreachable"
     THROTTLED = "throttled"
     BAD_SOURCE_DATA = "bad source data"
+    SOURCE_UNREACHABLE = "source unreachable"
     UNKNOWN = "unknown"
 
     @property
@@ -48,6 +49,12 @@ class BadRecordsError(PrismError):
     cause = FailureCause.BAD_SOURCE_DATA
 
 
+class SourceError(PrismError):
+    """The log source cannot be read (missing, unreachable)."""
+
+    cause = FailureCause.SOURCE_UNREACHABLE
+
+
 class DestinationError(PrismError):
     """A destination could not be written, read, listed or cleaned."""
 
@@ -67,7 +74,8 @@ class ManifestError(PrismError):
 _SECRET_PATTERNS = (
     re.compile(r"(AccountKey=)[^;\s]+", re.IGNORECASE),
     re.compile(r"(SharedAccessSignature=)[^;\s]+", re.IGNORECASE),
-    re.compile(r"([?&]sig=)[^&\s'\"]+", re.IGNORECASE),
+    re.compile(r"([?&]sig=)[^&\s'\"/]+", re.IGNORECASE),
+    re.compile(r"([?&]upload_id=)[^&\s'\"]+", re.IGNORECASE),  # GCS resumable session
     re.compile(r"(\"private_key\"\s*:\s*\")[^\"]+", re.IGNORECASE),
     re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)[\s\S]*?(?=-----END)", re.IGNORECASE),
 )

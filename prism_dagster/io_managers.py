@@ -58,8 +58,11 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
         files = [f for r in written for f in r.manifest.files]  # type: ignore[union-attr]
         uris = [uri for r in written for uri in r.uris]
         empty = [
-            f"{r.hour:%Y-%m-%dT%H}" for r in results if not r.manifest or not r.manifest.total_rows
+            f"{r.hour:%Y-%m-%dT%H}"
+            for r in results
+            if not r.kept and (not r.manifest or not r.manifest.total_rows)
         ]
+        kept = [f"{r.hour:%Y-%m-%dT%H}" for r in results if r.kept]
         records = obj.records
         return {
             "dagster/row_count": records.height,
@@ -69,6 +72,8 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
             "uncompressed_bytes": sum(f.uncompressed_bytes for f in files),
             "hours": len(results),
             "empty_hours": dg.MetadataValue.json(empty[:_MAX_LISTED]),
+            # Hours the source returned nothing for, whose earlier archive was kept.
+            "kept_hours": dg.MetadataValue.json(kept[:_MAX_LISTED]),
             "time_window": f"{obj.start:%Y-%m-%dT%H:%M}Z .. {obj.end:%Y-%m-%dT%H:%M}Z",
             "total_cost": float(records.get_column("cost").sum() or 0.0),
             "error_count": int(records.get_column("is_error").sum() or 0),

@@ -95,4 +95,10 @@ def normalize(rows: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
             f"{missing} source row(s) have neither started_at nor created_at; "
             "the source must reject them before normalisation"
         )
-    return records.sort("timestamp", "request_id").select(RECORD_COLUMNS)
+    # Every column breaks ties, so equal timestamps and ids cannot reorder between reruns.
+    order = [
+        "timestamp",
+        "request_id",
+        *(c for c in RECORD_COLUMNS if c not in ("timestamp", "request_id")),
+    ]
+    return records.select(RECORD_COLUMNS).sort(order)

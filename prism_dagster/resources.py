@@ -114,6 +114,7 @@ def build_destination(integration: Integration, live: bool = False) -> Destinati
             service_account_json=_opt(integration.service_account_json),
             project=_opt(integration.project),
             endpoint_url=_opt(integration.endpoint_url),
+            anonymous=integration.anonymous,
             **common,
         )
     raise AssertionError(f"unhandled provider {integration.provider!r}")

@@ -34,6 +34,8 @@ def classify(
             deepest = info
             if info.cls_name == "BadRecordsError":
                 return FailureCause.BAD_SOURCE_DATA, redact(info.message.strip(), secrets)
+            if info.cls_name == "SourceError":
+                return FailureCause.SOURCE_UNREACHABLE, redact(info.message.strip(), secrets)
             if info.cls_name in _ERROR_CLASSES:
                 for cause in FailureCause:
                     if f"failed: {cause.value}" in info.message:

@@ -41,6 +41,7 @@ class HourResult:
     manifest: Manifest | None
     uris: list[str]
     removed: list[str]
+    kept: bool = False  # an earlier complete archive was left in place
 
 
 class _OpenObject:
@@ -124,6 +125,10 @@ def write_hour(
     manifest_key = layout.manifest_key(prefix, hour)
     rejects_key = layout.rejects_key(prefix, hour)
     existing = dest.list_keys(folder)
+    if not records.height and not rejects.height and manifest_key in existing:
+        # The source returned nothing for an hour that was archived whole: far more likely a
+        # pruned or misread source than deleted traffic. Keep the archive; never lose rows.
+        return HourResult(hour, None, [], [], kept=True)
     if manifest_key in existing:
         dest.delete_object(manifest_key)
 

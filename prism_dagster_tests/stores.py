@@ -132,7 +132,13 @@ class GcsStore(Store):
         self.bucket = self.client.create_bucket(self.name)
 
     def integration(self, **extra: Any) -> dict[str, Any]:
-        return {"provider": "gcs", "bucket": self.name, "endpoint_url": self.endpoint, **extra}
+        return {
+            "provider": "gcs",
+            "bucket": self.name,
+            "endpoint_url": self.endpoint,
+            "anonymous": True,
+            **extra,
+        }
 
     def objects(self) -> dict[str, StoredObject]:
         found = {}

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+
+import pytest
 
 from prism_dagster.sources import SpoolSource
 from prism_dagster_tests.conftest import gateway_row, hour, write_spool
@@ -124,3 +127,39 @@ def test_index_skips_files_outside_the_window_and_rereads_changed_ones(spool: Pa
         assert source.read_window(hour("2026-03-31T10"), hour("2026-03-31T11")).rows.height == 1
     finally:
         (spool / "late.ndjson").chmod(0o644)
+
+
+def test_poison_lines_become_rejects_and_never_block_the_hour(spool: Path) -> None:
+    write_spool(
+        spool / "a.ndjson",
+        [
+            gateway_row("good", "2026-03-31T14:00:00Z", latency_ms=9007199254740993),
+            '{"request_id": "huge", "started_at": "2026-03-31T14:01:00Z", "latency_ms": 1e20}',
+            '{"request_id": "inf", "started_at": "2026-03-31T14:02:00Z", "cost": 1e400}',
+            gateway_row("nan", "2026-03-31T14:03:00Z", cost="NaN"),
+            gateway_row("float", "2026-03-31T14:04:00Z", latency_ms=1.5e3),
+        ],
+    )
+    broken = spool / "broken.ndjson.gz"
+    broken.write_bytes(b"\x1f\x8b\x08\x00not really gzip")
+    written = H14.timestamp() + 600  # last written at 14:10: its hour is 14
+    os.utime(broken, (written, written))
+    batch = SpoolSource(path=str(spool)).read_window(H14, H15)
+    rows = {r["request_id"]: r for r in batch.rows.iter_rows(named=True)}
+    assert sorted(rows) == ["float", "good"]
+    assert rows["good"]["latency_ms"] == 9007199254740993  # exact, not rounded through a float
+    assert rows["float"]["latency_ms"] == 1500
+    reasons = dict(
+        zip(batch.rejects["line"].to_list(), batch.rejects["reason"].to_list(), strict=True)
+    )
+    assert any("latency_ms: expected an integer" in r for r in reasons.values())
+    assert any("cost: expected a finite number" in r for r in reasons.values())
+    unreadable = batch.rejects.filter(batch.rejects["reason"].str.starts_with("unreadable file"))
+    assert unreadable["source_file"].to_list() == [str(broken)]
+
+
+def test_a_missing_spool_folder_fails_loudly(tmp_path: Path) -> None:
+    from prism_dagster.errors import SourceError
+
+    with pytest.raises(SourceError, match="does not exist"):
+        SpoolSource(path=str(tmp_path / "typo")).read_window(H14, H15)

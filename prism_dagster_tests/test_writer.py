@@ -127,13 +127,29 @@ def test_shrinking_hour_removes_stale_batches(archive_root: Path) -> None:
     assert len(files) == 1 and len(next(iter(files.values()))) == 1000
 
 
-def test_empty_hour_writes_nothing_and_clears_an_earlier_archive(archive_root: Path) -> None:
+def test_empty_hour_writes_nothing(archive_root: Path) -> None:
     dest = LocalDestination(path=str(archive_root))
-    assert write(dest, records(0)).manifest is None
-    assert list(archive_root.rglob("*.*")) == []
-    write(dest, records(10))
     result = write(dest, records(0))
-    assert result.manifest is None and len(result.removed) == 1
+    assert result.manifest is None and not result.kept
+    assert [p for p in archive_root.rglob("*") if p.is_file()] == []
+
+
+def test_an_empty_rerun_keeps_an_archived_hour(archive_root: Path) -> None:
+    # A pruned or misread source must not wipe an hour that was archived whole.
+    dest = LocalDestination(path=str(archive_root))
+    write(dest, records(10))
+    before = tree_bytes(archive_root)
+    result = write(dest, records(0))
+    assert result.kept and result.removed == []
+    assert tree_bytes(archive_root) == before
+
+
+def test_an_empty_rerun_clears_leftovers_of_a_crashed_write(archive_root: Path) -> None:
+    dest = LocalDestination(path=str(archive_root))
+    write(dest, records(10))
+    dest.delete_object(layout.manifest_key(PREFIX, H14))  # as a crash mid-rewrite leaves it
+    result = write(dest, records(0))
+    assert not result.kept and len(result.removed) == 1
     assert [p for p in archive_root.rglob("*") if p.is_file()] == []
 
 

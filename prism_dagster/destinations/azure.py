@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
+from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr
 
@@ -110,8 +111,10 @@ class AzureDestination(Destination):
 
     def _credential(self) -> Any:
         if self.account_key:
-            account = (self.account_url or "").split("//")[-1].split(".")[0]
-            return {"account_name": account, "account_key": self.account_key}
+            return {
+                "account_name": _account_name(self.account_url or ""),
+                "account_key": self.account_key,
+            }
         if self.sas_token:
             return self.sas_token
         from azure.identity import DefaultAzureCredential
@@ -122,10 +125,10 @@ class AzureDestination(Destination):
         return f"container {self.container!r}"
 
     def uri(self, key: str) -> str:
-        if self._client is not None:
-            return f"{self._client.url}/{key}"
+        # Never the client's URL: with a SAS it carries the signature in its query string.
         base = self.account_url or _endpoint_from(self.connection_string or "")
-        return f"{base.rstrip('/')}/{self.container}/{key}"
+        parts = urlsplit(base)
+        return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/{self.container}/{key}"
 
     def secret_values(self) -> list[str]:
         values = [self.account_key, self.sas_token, self.connection_string]
@@ -187,6 +190,15 @@ class AzureDestination(Destination):
                     raise
 
         self.run(f"deleting {self.uri(key)}", delete)
+
+
+def _account_name(account_url: str) -> str:
+    # https://ACCOUNT.blob.core.windows.net, or http://127.0.0.1:10000/ACCOUNT (emulators).
+    parts = urlsplit(account_url)
+    host = parts.hostname or ""
+    if host == "localhost" or host.replace(".", "").isdigit():
+        return parts.path.strip("/").split("/")[0]
+    return host.split(".")[0]
 
 
 def _endpoint_from(connection_string: str) -> str:

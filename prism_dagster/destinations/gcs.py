@@ -73,6 +73,7 @@ class GcsDestination(Destination):
     service_account_json: str | None = Field(default=None, description="Full key JSON.")
     project: str | None = Field(default=None, description="Project for ADC; optional.")
     endpoint_url: str | None = Field(default=None, description="Emulators or private endpoints.")
+    anonymous: bool = Field(default=False, description="No credentials at all: emulators only.")
     provider: ClassVar[str] = "gcs"
     _client: Any = PrivateAttr(default=None)
 
@@ -91,12 +92,14 @@ class GcsDestination(Destination):
                 except ValueError:
                     raise ValueError("service_account_json is not valid JSON") from None
                 return storage.Client.from_service_account_info(info, client_options=options)
-            if self.endpoint_url:
+            if self.anonymous:
                 from google.auth.credentials import AnonymousCredentials
 
                 project = self.project or "emulator"
                 creds = AnonymousCredentials()
                 return storage.Client(project=project, credentials=creds, client_options=options)
+            if self.endpoint_url:  # a private endpoint, with application default credentials
+                return storage.Client(project=self.project, client_options=options)
             from dagster_gcp import GCSResource
 
             return GCSResource(project=self.project).get_client()

@@ -29,6 +29,7 @@ _CODES: dict[str, tuple[FailureCause, str]] = {
     "SlowDown": (FailureCause.THROTTLED, "Retries ran out; lower the request rate or retry."),
     "ServiceUnavailable": (FailureCause.THROTTLED, "Retries ran out; try again later."),
     "RequestTimeout": (FailureCause.UNREACHABLE, "Retries ran out; check the network."),
+    "RequestTimeTooSkewed": (FailureCause.INVALID_CREDENTIALS, "Fix this machine's clock."),
 }
 
 
@@ -123,7 +124,14 @@ class S3Destination(Destination):
 
     def translate(self, exc: Exception, action: str) -> DestinationError:
         """An SDK exception as a DestinationError with a cause, a fix and whether to retry."""
-        from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError
+        from botocore.exceptions import (
+            ClientError,
+            HTTPClientError,
+            NoCredentialsError,
+            PartialCredentialsError,
+            ProfileNotFound,
+        )
+        from botocore.exceptions import ConnectionError as BotoConnectionError
 
         if isinstance(exc, ClientError):
             code = str(exc.response.get("Error", {}).get("Code", ""))
@@ -137,14 +145,14 @@ class S3Destination(Destination):
                 and not action.startswith("reading")
             ):
                 cause, fix = _CODES["NoSuchBucket"]
-            transient = status >= 500 or status == 429 or cause is FailureCause.THROTTLED
+            transient = status >= 500 or status == 429 or code in ("SlowDown", "RequestTimeout")
             if transient and cause is FailureCause.UNKNOWN:
                 cause, fix = FailureCause.THROTTLED, "Retries ran out; try again later."
             return self.error(action, cause, f"{code or status}: {exc}", fix, transient)
-        if isinstance(exc, NoCredentialsError):
+        if isinstance(exc, NoCredentialsError | PartialCredentialsError | ProfileNotFound):
             fix = "Set access_key_id/secret_access_key or configure an AWS role or profile."
             return self.error(action, FailureCause.INVALID_CREDENTIALS, str(exc), fix)
-        if isinstance(exc, BotoCoreError):  # connection refused, DNS, timeouts
+        if isinstance(exc, BotoConnectionError | HTTPClientError):  # refused, DNS, timeouts
             fix = "Check endpoint_url, the region and network access to S3."
             return self.error(action, FailureCause.UNREACHABLE, str(exc), fix, transient=True)
         return super().translate(exc, action)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import math
 from datetime import UTC, datetime
 from pathlib import Path
 
 import polars as pl
 from pydantic import Field
 
+from prism_dagster.errors import SourceError
 from prism_dagster.normalize import parse_timestamp
 from prism_dagster.schema import EVENT_TIME_COLUMNS, GATEWAY_SCHEMA, REJECT_SCHEMA
 from prism_dagster.sources.base import REJECT_TIME, LogSource, SourceBatch
@@ -37,17 +39,37 @@ def _python_check(line: str) -> str | None:
     for name in GATEWAY_SCHEMA:
         if isinstance(value.get(name), dict | list):
             return f"{name}: expected a single value, got {type(value[name]).__name__}"
+        if isinstance(value.get(name), float) and not math.isfinite(value[name]):
+            return f"{name}: expected a finite number, got {value[name]}"
     return None
+
+
+def _decode_each(lines: pl.DataFrame) -> pl.DataFrame:
+    # Last resort for a file whose checked lines still do not decode together: one by one.
+    decoded, reasons = [], []
+    for line in lines[_LINE]:
+        try:
+            decoded.append(pl.Series([line]).str.json_decode(_RAW)[0])
+            reasons.append(None)
+        except pl.exceptions.PolarsError as exc:
+            decoded.append(None)
+            reasons.append(f"not decodable ({str(exc).splitlines()[0][:120]})")
+    return lines.with_columns(
+        pl.Series("_raw", decoded, dtype=_RAW), pl.Series(_PRE, reasons, dtype=pl.String)
+    )
 
 
 def _typed(name: str, dtype: pl.DataType) -> tuple[pl.Expr, str]:
     raw = pl.col(name)
     if dtype == pl.Int64:
+        # Exact digits first (no float rounding above 2**53); then 1e3 or 12.0 style.
         number = raw.cast(pl.Float64, strict=False)
-        whole = number.is_finite() & (number == number.floor())
-        return pl.when(whole).then(number.cast(pl.Int64)), "an integer"
+        whole = number.is_finite() & (number == number.floor()) & (number.abs() < 2.0**62)
+        spelled = pl.when(whole).then(number.cast(pl.Int64, strict=False))
+        return pl.coalesce(raw.cast(pl.Int64, strict=False), spelled), "an integer"
     if dtype == pl.Float64:
-        return raw.cast(pl.Float64, strict=False), "a number"
+        number = raw.cast(pl.Float64, strict=False)
+        return pl.when(number.is_finite()).then(number), "a finite number"
     if dtype == pl.Boolean:
         return raw.replace_strict({"true": True, "false": False}, default=None), "true or false"
     if isinstance(dtype, pl.Datetime):
@@ -65,7 +87,10 @@ def _decode(lines: pl.DataFrame) -> pl.DataFrame:
         checks = pl.Series(_PRE, [_python_check(x) for x in lines[_LINE]], dtype=pl.String)
         lines = lines.with_columns(checks)
         ok = lines.filter(pl.col(_PRE).is_null())
-        ok = ok.with_columns(pl.col(_LINE).str.json_decode(_RAW).alias("_raw"))
+        try:
+            ok = ok.with_columns(pl.col(_LINE).str.json_decode(_RAW).alias("_raw"))
+        except pl.exceptions.PolarsError:
+            ok = _decode_each(ok)
         bad = lines.filter(pl.col(_PRE).is_not_null()).with_columns(
             pl.lit(None, _RAW).alias("_raw")
         )
@@ -89,6 +114,19 @@ def _decode(lines: pl.DataFrame) -> pl.DataFrame:
     )
 
 
+def _unreadable(file: Path, exc: Exception) -> tuple[pl.DataFrame, pl.DataFrame]:
+    # A file that cannot be read at all (truncated gzip, bad encoding) is one reject, filed
+    # under the hour it was last written, so it is reported once and blocks no other hour.
+    mtime = datetime.fromtimestamp(file.stat().st_mtime, tz=UTC)
+    reason = f"unreadable file ({type(exc).__name__}: {str(exc).splitlines()[0][:160]})"
+    bad = pl.DataFrame(
+        {"source_file": [str(file)], "line_number": [0], "reason": [reason], "line": [""]},
+        schema=REJECT_SCHEMA,
+    ).with_columns(pl.lit(mtime).cast(pl.Datetime("us", "UTC")).alias(REJECT_TIME))
+    good = pl.DataFrame(schema={**GATEWAY_SCHEMA, "_t": pl.Datetime("us", "UTC")})
+    return good, bad
+
+
 def _span(good: pl.DataFrame, bad: pl.DataFrame) -> Span:
     times = pl.concat([good.get_column("_t"), bad.get_column(REJECT_TIME)]).drop_nulls()
     return (times.min(), times.max()) if len(times) else None  # type: ignore[return-value]
@@ -104,12 +142,20 @@ class SpoolSource(LogSource):
 
     def read_window(self, start: datetime, end: datetime) -> SourceBatch:
         root = Path(self.path).expanduser()
+        if not root.is_dir():
+            # An empty read here would look like quiet hours; say what is wrong instead.
+            raise SourceError(
+                f"spool folder {root} does not exist or is not a folder: fix source.path"
+            )
         index = SpoolIndex(root)
         rows, rejects = [], []
         for file in spool_files(root):
             if index.skips(file, start, end):
                 continue
-            good, bad = self._read_file(file)
+            try:
+                good, bad = self._read_file(file)
+            except (OSError, pl.exceptions.PolarsError) as exc:
+                good, bad = _unreadable(file, exc)
             index.record(file, _span(good, bad))
             rows.append(good.filter(pl.col("_t").is_between(start, end, closed="left")))
             rejects.append(bad.filter(pl.col(REJECT_TIME).is_between(start, end, closed="left")))
