@@ -56,8 +56,9 @@ def _config(spool: Path, store: Store, **extra: Any) -> dict[str, Any]:
 
 
 def _materialise(config: dict[str, Any], *hours: Any) -> None:
-    job = build_definitions(parse_config(config)).resolve_job_def(archive_job_name("prod"))
     with dg.instance_for_test() as instance:
+        # Resolve inside the instance: Dagster's load context reads instance state.
+        job = build_definitions(parse_config(config)).resolve_job_def(archive_job_name("prod"))
         for h in hours:
             result = job.execute_in_process(partition_key=h.strftime(HOUR_KEY), instance=instance)
             assert result.success

@@ -134,8 +134,9 @@ def test_a_materialisation_rides_out_a_throttled_store(moto, monkeypatch, tmp_pa
         config = parse_config(
             {"source": {"kind": "spool", "path": str(tmp_path)}, "integrations": [integration]}
         )
-        job = build_definitions(config).resolve_job_def(archive_job_name("prod"))
         with dg.instance_for_test() as instance:
+            # Resolve inside the instance: Dagster's load context reads instance state.
+            job = build_definitions(config).resolve_job_def(archive_job_name("prod"))
             assert job.execute_in_process(
                 partition_key="2026-03-31-14:00", instance=instance
             ).success
