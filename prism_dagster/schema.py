@@ -33,30 +33,15 @@ EVENT_TYPE = "request"
 #: ISO 8601 UTC with milliseconds and a literal Z, e.g. 2026-03-31T14:22:10.000Z.
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"
 
-#: The gateway's own columns that feed the record, with the type each is read as.
-#: ``started_at`` / ``created_at`` become ``timestamp``; everything else keeps its name.
-GATEWAY_SCHEMA: dict[str, pl.DataType] = {
-    "request_id": pl.String(),
-    "model": pl.String(),
-    "provider": pl.String(),
-    "resolved_model": pl.String(),
-    "latency_ms": pl.Int64(),
-    "started_at": pl.Datetime("us", "UTC"),
-    "created_at": pl.Datetime("us", "UTC"),
-    "input_tokens": pl.Int64(),
-    "output_tokens": pl.Int64(),
-    "total_tokens": pl.Int64(),
-    "cost": pl.Float64(),
-    "status_code": pl.Int64(),
-    "is_stream": pl.Boolean(),
-    "is_error": pl.Boolean(),
-    "error_message": pl.String(),
-    "cache_hit": pl.Boolean(),
-    "fallback_used": pl.Boolean(),
-    "guardrail_triggered": pl.Boolean(),
-    "routing_strategy": pl.String(),
-}
 EVENT_TIME_COLUMNS: tuple[str, str] = ("started_at", "created_at")
+_DERIVED = ("timestamp", "event_type")  # made by normalisation, not read from the gateway
+
+#: The gateway's own columns that feed the record, with the type each is read as: the record's
+#: fields under their own names, and the two event times that become ``timestamp``.
+GATEWAY_SCHEMA: dict[str, pl.DataType] = {
+    **{name: dtype for name, dtype in RECORD_SCHEMA.items() if name not in _DERIVED},
+    **{name: pl.Datetime("us", "UTC") for name in EVENT_TIME_COLUMNS},
+}
 
 #: A source line that could not become a record, kept verbatim beside the archive.
 REJECT_SCHEMA: dict[str, pl.DataType] = {
