@@ -105,6 +105,39 @@ class History(_Strict):
         return parse_hour(value)
 
 
+class PostgresSourceConfig(_Strict):
+    """The gateway's request-log table in PostgreSQL (read-only: SELECT is all it needs)."""
+
+    kind: Literal["postgres"]
+    dsn: EnvRef
+    table: str = "agentcc_request_log"
+    db_schema: str = "public"
+    organization_id: Value
+    workspace_id: Value | None = None
+    columns: dict[str, str] = Field(default_factory=dict)
+    bad_records: Literal["keep", "fail"] = "keep"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _env_refs(cls, raw: Any) -> Any:
+        if not isinstance(raw, dict):
+            return raw
+        values = {key: _env_ref(value) for key, value in raw.items()}
+        if "dsn" in values and not isinstance(values["dsn"], EnvRef):
+            raise ValueError("field 'dsn': it holds a password; use {env: NAME}")
+        return values
+
+    @field_validator("columns")
+    @classmethod
+    def _known_columns(cls, value: dict[str, str]) -> dict[str, str]:
+        from prism_dagster.sources.postgres import DEFAULT_COLUMNS
+
+        unknown = sorted(set(value) - set(DEFAULT_COLUMNS))
+        if unknown:
+            raise ValueError(f"unknown column name(s) {unknown}; known: {sorted(DEFAULT_COLUMNS)}")
+        return value
+
+
 class IntegrationBase(_Strict):
     """Fields every integration has, whatever its provider."""
 
@@ -264,7 +297,7 @@ class CatchUpConfig(_Strict):
 class PrismConfig(_Strict):
     """The whole of prism.yaml."""
 
-    source: Annotated[SpoolSourceConfig, Field(discriminator="kind")]
+    source: Annotated[SpoolSourceConfig | PostgresSourceConfig, Field(discriminator="kind")]
     integrations: list[Integration] = Field(min_length=1)
     status_store: StatusStoreConfig = Field(default_factory=StatusStoreConfig)
     catch_up: CatchUpConfig = Field(default_factory=CatchUpConfig)
@@ -299,7 +332,7 @@ def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
         where = f"integration {name!r}" if name else f"integration #{loc[1] + 1}"
         loc = [part for part in loc[2:] if part not in PROVIDERS]
     elif loc[:1] == ["source"]:
-        where, loc = "source", [part for part in loc[1:] if part != "spool"]
+        where, loc = "source", [part for part in loc[1:] if part not in ("spool", "postgres")]
     if error["type"] == "union_tag_invalid":
         ctx = error["ctx"]
         kind = ctx["discriminator"].strip("'")
@@ -359,7 +392,9 @@ def _relative_to(config: PrismConfig, base: Path) -> PrismConfig:
             return value
         return str((base / value).resolve())
 
-    source = config.source.model_copy(update={"path": anchor(config.source.path)})
+    source = config.source
+    if isinstance(source, SpoolSourceConfig):
+        source = source.model_copy(update={"path": anchor(source.path)})
     integrations = [
         i.model_copy(update={"path": anchor(i.path)}) if i.provider == "local" else i
         for i in config.integrations
@@ -391,4 +426,6 @@ def secret_env_values(config: PrismConfig) -> list[str]:
     }
     if isinstance(config.status_store.url, EnvRef):
         names.add(config.status_store.url.name)
+    if isinstance(config.source, PostgresSourceConfig):
+        names.add(config.source.dsn.name)
     return [os.environ[name] for name in sorted(names) if os.environ.get(name)]

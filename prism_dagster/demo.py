@@ -15,7 +15,7 @@ from dagster._core.storage.tags import (
 
 from prism_dagster import layout
 from prism_dagster.assets import PARTITION_KEY_FORMAT
-from prism_dagster.config import PrismConfig, load_config
+from prism_dagster.config import PrismConfig, SpoolSourceConfig, load_config
 from prism_dagster.defaults import PRISM_DIR, default_yaml, demo_window
 from prism_dagster.definitions import build_definitions
 from prism_dagster.errors import ConfigError
@@ -108,7 +108,7 @@ def summarize(config: PrismConfig, name: str, start: datetime, end: datetime) ->
 def run_demo(config_file: Path, rate: int = 500, now: datetime | None = None) -> list[DemoSummary]:
     """Write the default config if missing, simulate the last 24 hours, archive them."""
     config = ensure_config(config_file)
-    if config.source.kind != "spool":
+    if not isinstance(config.source, SpoolSourceConfig):
         raise ConfigError(f"{config_file}: the demo simulates traffic into a spool source only")
     start, end = demo_window(now)
     simulate(Path(config.source.path), start, end, rate)

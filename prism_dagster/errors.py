@@ -18,6 +18,8 @@ class FailureCause(StrEnum):
     THROTTLED = "throttled"
     BAD_SOURCE_DATA = "bad source data"
     SOURCE_UNREACHABLE = "source unreachable"
+    BAD_SOURCE_SCHEMA = "bad source schema"
+    SOURCE_DENIED = "source access denied"
     UNKNOWN = "unknown"
 
     @property
@@ -30,6 +32,7 @@ _CATEGORY = {
     FailureCause.INVALID_CREDENTIALS: "authentication/permission",
     FailureCause.ACCESS_DENIED: "authentication/permission",
     FailureCause.WRONG_REGION: "authentication/permission",
+    FailureCause.SOURCE_DENIED: "authentication/permission",
 }
 
 
@@ -50,9 +53,11 @@ class BadRecordsError(PrismError):
 
 
 class SourceError(PrismError):
-    """The log source cannot be read (missing, unreachable)."""
+    """The log source cannot be read: unreachable, denied, or not the expected schema."""
 
-    cause = FailureCause.SOURCE_UNREACHABLE
+    def __init__(self, message: str, cause: FailureCause = FailureCause.SOURCE_UNREACHABLE) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 class DestinationError(PrismError):
@@ -76,6 +81,8 @@ _SECRET_PATTERNS = (
     re.compile(r"(SharedAccessSignature=)[^;\s]+", re.IGNORECASE),
     re.compile(r"([?&]sig=)[^&\s'\"/]+", re.IGNORECASE),
     re.compile(r"([?&]upload_id=)[^&\s'\"]+", re.IGNORECASE),  # GCS resumable session
+    re.compile(r"(://[^:/@\s]+:)[^@\s]+(?=@)"),  # user:password@ in any URL or DSN
+    re.compile(r"(password\s*=\s*)('[^']*'|\S+)", re.IGNORECASE),  # key=value DSNs
     re.compile(r"(\"private_key\"\s*:\s*\")[^\"]+", re.IGNORECASE),
     re.compile(r"(-----BEGIN [A-Z ]*PRIVATE KEY-----)[\s\S]*?(?=-----END)", re.IGNORECASE),
 )

@@ -14,6 +14,7 @@ from prism_dagster.config import (
     LocalIntegration,
     PrismConfig,
     S3Integration,
+    SpoolSourceConfig,
     resolve,
 )
 from prism_dagster.destinations import Destination, LocalDestination
@@ -49,10 +50,22 @@ def io_manager_key(integration: Integration) -> str:
     return f"archive_io_{integration.name}"
 
 
-def build_source(config: PrismConfig) -> LogSource:
-    """The configured log source."""
+def build_source(config: PrismConfig, live: bool = False) -> LogSource:
+    """The configured log source (``live``: resolve ``{env: NAME}`` now, outside Dagster)."""
     source = config.source
-    return SpoolSource(path=source.path, bad_records=source.bad_records)
+    if isinstance(source, SpoolSourceConfig):
+        return SpoolSource(path=source.path, bad_records=source.bad_records)
+    from prism_dagster.sources.postgres import PostgresSource
+
+    return PostgresSource(
+        dsn=resolve(source.dsn, live),
+        table=source.table,
+        db_schema=source.db_schema,
+        organization_id=resolve(source.organization_id, live),
+        workspace_id=None if source.workspace_id is None else resolve(source.workspace_id, live),
+        columns=source.columns,
+        bad_records=source.bad_records,
+    )
 
 
 def _common(integration: Integration) -> dict[str, Any]:

@@ -35,6 +35,9 @@ def classify(
             if info.cls_name == "BadRecordsError":
                 return FailureCause.BAD_SOURCE_DATA, redact(info.message.strip(), secrets)
             if info.cls_name == "SourceError":
+                for cause in (FailureCause.BAD_SOURCE_SCHEMA, FailureCause.SOURCE_DENIED):
+                    if f": {cause.value}" in info.message:
+                        return cause, redact(info.message.strip(), secrets)
                 return FailureCause.SOURCE_UNREACHABLE, redact(info.message.strip(), secrets)
             if info.cls_name in _ERROR_CLASSES:
                 for cause in FailureCause:

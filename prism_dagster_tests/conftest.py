@@ -161,3 +161,9 @@ def s3_auth() -> Iterator[dict[str, Any]]:
             key = iam.create_access_key(UserName=user)["AccessKey"]
             keys[user] = (key["AccessKeyId"], key["SecretAccessKey"])
         yield {"endpoint": server.endpoint_url, "bucket": bucket, "keys": keys}
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[servers.PostgresServer]:
+    with servers.postgres_server() as server:
+        yield server

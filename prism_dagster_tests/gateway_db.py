@@ -1,0 +1,100 @@
+"""The gateway's request-log table in a real PostgreSQL, loaded with simulated traffic."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+import polars as pl
+import psycopg
+
+from prism_dagster import layout
+from prism_dagster.simulate import hour_rows
+
+ORG = "6f1c1a0e-0000-4000-8000-000000000001"
+OTHER_ORG = "6f1c1a0e-0000-4000-8000-000000000002"
+WORKSPACE = "7a2b0000-0000-4000-8000-00000000000a"
+OTHER_WORKSPACE = "7a2b0000-0000-4000-8000-00000000000b"
+
+TABLE_DDL = """
+CREATE TABLE agentcc_request_log (
+    id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    organization_id uuid NOT NULL,
+    workspace_id uuid NULL,
+    request_id text, model text, provider text, resolved_model text,
+    latency_ms integer,
+    started_at timestamptz NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    updated_at timestamptz NOT NULL DEFAULT now(),
+    deleted boolean NOT NULL DEFAULT false,
+    input_tokens integer, output_tokens integer, total_tokens integer,
+    cost numeric(12, 6),
+    status_code integer, is_stream boolean, is_error boolean, error_message text,
+    cache_hit boolean, fallback_used boolean, guardrail_triggered boolean,
+    api_key_id text, user_id text, session_id text, routing_strategy text,
+    metadata jsonb, request_body jsonb, response_body jsonb,
+    request_headers jsonb, response_headers jsonb
+);
+CREATE INDEX ON agentcc_request_log (organization_id, started_at);
+CREATE INDEX ON agentcc_request_log (organization_id, created_at);
+"""
+COLUMNS = (
+    "organization_id", "workspace_id", "deleted", "request_id", "model", "provider",
+    "resolved_model", "latency_ms", "started_at", "created_at", "input_tokens", "output_tokens",
+    "total_tokens", "cost", "status_code", "is_stream", "is_error", "error_message", "cache_hit",
+    "fallback_used", "guardrail_triggered", "api_key_id", "user_id", "session_id",
+    "routing_strategy", "request_body",
+)  # fmt: skip
+
+
+def traffic(start: datetime, end: datetime, rate: int, seed: int) -> pl.DataFrame:
+    """Gateway rows over ``[start, end)`` with every case the source must get right.
+
+    Other organisations, NULL and other workspaces, soft-deleted rows, NULL started_at
+    (from the simulator), decimal costs and error messages far over 500 characters.
+    """
+    frames = [hour_rows(h, rate, seed) for h in layout.hours_between(start, end)]
+    rows = pl.concat([f for f in frames if f.height], how="diagonal_relaxed")
+    n = rows.height
+    index = pl.int_range(n, eager=True)
+    return rows.with_columns(
+        pl.when(index % 7 == 3)
+        .then(pl.lit(OTHER_ORG))
+        .otherwise(pl.lit(ORG))
+        .alias("organization_id"),
+        pl.when(index % 5 == 1)
+        .then(None)
+        .when(index % 5 == 2)
+        .then(pl.lit(OTHER_WORKSPACE))
+        .otherwise(pl.lit(WORKSPACE))
+        .alias("workspace_id"),
+        (index % 11 == 4).alias("deleted"),
+        pl.when(pl.col("is_error") & (index % 2 == 0))
+        .then(pl.col("error_message") + pl.lit(" | upstream said: " + "x" * 900))
+        .otherwise(pl.col("error_message"))
+        .alias("error_message"),
+        pl.lit('{"messages": [{"role": "user", "content": "secret prompt"}]}').alias(
+            "request_body"
+        ),
+    )
+
+
+def load(dsn: str, rows: pl.DataFrame, create: bool = True) -> None:
+    """Create the table (once) and COPY ``rows`` into it."""
+    with psycopg.connect(dsn) as conn:
+        if create:
+            conn.execute("DROP TABLE IF EXISTS agentcc_request_log")
+            conn.execute(TABLE_DDL)
+        with conn.cursor().copy(
+            f"COPY agentcc_request_log ({', '.join(COLUMNS)}) FROM STDIN"
+        ) as copy:
+            for row in rows.select(COLUMNS).iter_rows():
+                copy.write_row(row)
+
+
+def new_database(admin_dsn: str) -> str:
+    """A fresh database on the server; returns its name."""
+    name = f"gw_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_dsn, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    return name
