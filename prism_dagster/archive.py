@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
@@ -21,6 +21,7 @@ class ArchiveWindow:
     end: datetime
     records: pl.DataFrame
     rejects: pl.DataFrame
+    fingerprints: dict[datetime, str] = field(default_factory=dict)
 
     def hours(self) -> Iterator[tuple[datetime, pl.DataFrame, pl.DataFrame]]:
         """(hour, records, rejects) for every hour of the window, empty hours included.

@@ -8,6 +8,7 @@ from prism_dagster.errors import BadRecordsError
 from prism_dagster.normalize import normalize
 from prism_dagster.resources import io_manager_key
 from prism_dagster.sources import LogSource
+from prism_dagster.sources.base import batch_fingerprints
 
 #: The gateway's request-log store, declared so lineage shows source -> archive.
 GATEWAY_LOGS = dg.AssetSpec(
@@ -68,6 +69,7 @@ def build_archive_asset(integration: Integration) -> dg.AssetsDefinition:
             f"{records.height} rows and {batch.rejects.height} rejected lines from "
             f"{log_source.describe()} for {window.start:%Y-%m-%dT%H}..{window.end:%Y-%m-%dT%H}"
         )
-        return dg.Output(ArchiveWindow(window.start, window.end, records, batch.rejects))
+        prints = batch_fingerprints(batch, window.start, window.end)
+        return dg.Output(ArchiveWindow(window.start, window.end, records, batch.rejects, prints))
 
     return archive

@@ -294,6 +294,13 @@ class CatchUpConfig(_Strict):
     max_hours_per_run: int = Field(default=24, ge=1, le=24 * 31)
 
 
+class LateRowsConfig(_Strict):
+    """How far back the late-rows sensor compares the source with archived hours."""
+
+    lookback_hours: int = Field(default=48, ge=1, le=24 * 31)
+    check_every_minutes: int = Field(default=5, ge=1, le=24 * 60)
+
+
 class PrismConfig(_Strict):
     """The whole of prism.yaml."""
 
@@ -301,6 +308,7 @@ class PrismConfig(_Strict):
     integrations: list[Integration] = Field(min_length=1)
     status_store: StatusStoreConfig = Field(default_factory=StatusStoreConfig)
     catch_up: CatchUpConfig = Field(default_factory=CatchUpConfig)
+    late_rows: LateRowsConfig = Field(default_factory=LateRowsConfig)
 
     @model_validator(mode="after")
     def _unique_names(self) -> PrismConfig:

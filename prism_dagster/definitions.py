@@ -10,6 +10,7 @@ from prism_dagster.checks import build_destination_check
 from prism_dagster.config import PrismConfig, config_path, load_config
 from prism_dagster.defaults import default_config
 from prism_dagster.jobs import build_archive_job
+from prism_dagster.late_rows import build_late_rows_sensor
 from prism_dagster.resources import (
     SOURCE_RESOURCE_KEY,
     STATUS_RESOURCE_KEY,
@@ -42,7 +43,7 @@ def build_definitions(config: PrismConfig) -> dg.Definitions:
         asset_checks=checks,
         jobs=jobs,
         schedules=schedules,
-        sensors=build_sensors(config, jobs),
+        sensors=[*build_sensors(config, jobs), build_late_rows_sensor(config, jobs)],
         resources=resources,
     )
 

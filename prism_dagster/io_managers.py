@@ -48,6 +48,7 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
                 records=records,
                 rejects=rejects,
                 settings=self._settings(),
+                source_fingerprint=obj.fingerprints.get(hour),
             )
             for hour, records, rejects in obj.hours()
         ]

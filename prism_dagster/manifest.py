@@ -34,6 +34,8 @@ class Manifest:
     rejected_rows: int = 0
     rejects: FileEntry | None = None
     gzip_level: int = 6
+    #: What the source held for this hour when it was read (see sources.base.fingerprint).
+    source_fingerprint: str | None = None
     columns: list[str] = field(default_factory=lambda: list(RECORD_COLUMNS))
     format: str = MANIFEST_FORMAT
 

@@ -118,6 +118,7 @@ def write_hour(
     records: pl.DataFrame,
     rejects: pl.DataFrame,
     settings: WriteSettings,
+    source_fingerprint: str | None = None,
 ) -> HourResult:
     """Replace one hour's archive with ``records`` and ``rejects``; readers never see a mix."""
     hour = layout.as_utc_hour(hour)
@@ -159,6 +160,7 @@ def write_hour(
         rejected_rows=rejects.height,
         rejects=reject_entry,
         gzip_level=settings.gzip_level,
+        source_fingerprint=source_fingerprint,
     )
     dest.put_object(manifest_key, manifest.to_bytes(), ObjectKind.JSON)
     uris = [dest.uri(key) for key, _ in batches]

@@ -44,10 +44,12 @@ class Daemon:
 
     def sensor(self, name: str, cursor: str | None = None) -> dg.SensorResult:
         sensor = self.defs.resolve_sensor_def(name)
-        context = dg.build_sensor_context(
-            instance=self.instance, resources={"prism_status": self.status}, cursor=cursor
-        )
-        return sensor(context)
+        resources = {**self.defs.resources, "prism_status": self.status}
+        # Entered, as the daemon does: IO manager resources are context managers.
+        with dg.build_sensor_context(
+            instance=self.instance, resources=resources, cursor=cursor
+        ) as context:
+            return sensor(context)
 
     def launch(self, request: dg.RunRequest, name: str = "prod") -> dg.ExecuteInProcessResult:
         """Run a request for real, then fire the run-status sensors the daemon would."""

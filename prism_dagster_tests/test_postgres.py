@@ -157,3 +157,74 @@ def test_a_failing_source_run_marks_the_integration_error(gateway, tmp_path, mon
         state = daemon.store.get("prod")
     assert state.status is Status.ERROR and state.error_cause == "bad source schema"
     assert READER_PASSWORD not in state.last_error
+
+
+def test_late_rows_are_detected_and_the_hour_rearchived_once(
+    gateway, postgres, tmp_path, monkeypatch
+) -> None:
+    db = gateway_db.new_database(postgres.dsn())
+    rows = gateway_db.traffic(START, END, rate=80, seed=32)
+    gateway_db.load(postgres.dsn(db=db), rows)
+    monkeypatch.setenv("TEST_GATEWAY_DSN", postgres.dsn(db=db))
+    raw = _config(tmp_path, tmp_path / "archive", tmp_path)
+    now = hour("2026-04-01T02").replace(minute=30)
+    with dg.instance_for_test() as instance:
+        daemon = Daemon(raw, instance, monkeypatch, now)
+        for request in daemon.schedule():
+            assert daemon.launch(request).success
+        assert daemon.sensor("prism_late_rows").run_requests == []  # nothing changed yet
+        late = (
+            rows.filter(pl.col("organization_id") == gateway_db.ORG)
+            .head(1)
+            .with_columns(
+                pl.lit("req_late_arrival").alias("request_id"),
+                pl.lit("2026-03-31T23:59:59.999Z").alias("started_at"),
+                pl.lit(False).alias("deleted"),
+                pl.lit(gateway_db.WORKSPACE).alias("workspace_id"),
+            )
+        )
+        gateway_db.load(postgres.dsn(db=db), late, create=False)
+        [request] = daemon.sensor("prism_late_rows").run_requests
+        assert request.tags["dagster/partition"] == "2026-03-31-23:00"
+        assert daemon.launch(request).success
+        assert daemon.sensor("prism_late_rows").run_requests == []
+    archived = [
+        line for lines in read_archive_lines(tmp_path / "archive").values() for line in lines
+    ]
+    ids = [line["request_id"] for line in archived]
+    assert ids.count("req_late_arrival") == 1 and len(ids) == len(set(ids))
+    expected = _expected(pl.concat([rows, late], how="vertical_relaxed"))
+    assert sorted(ids) == sorted(expected["request_id"])
+
+
+def test_spool_files_arriving_late_are_rearchived(tmp_path, monkeypatch) -> None:
+    from prism_dagster.simulate import simulate
+    from prism_dagster_tests.conftest import gateway_row, write_spool
+
+    spool = tmp_path / "spool"
+    simulate(spool, START, END, rate=60, seed=33)
+    raw = {
+        "source": {"kind": "spool", "path": str(spool)},
+        "integrations": [
+            {"name": "prod", "provider": "local", "path": str(tmp_path / "archive"),
+             "start": "2026-03-31T00", "history": {"since": "2026-03-31T22"}}
+        ],
+        "status_store": {"url": f"sqlite:///{tmp_path / 'status.db'}"},
+    }  # fmt: skip
+    with dg.instance_for_test() as instance:
+        daemon = Daemon(raw, instance, monkeypatch, hour("2026-04-01T02").replace(minute=30))
+        for request in daemon.schedule():
+            assert daemon.launch(request).success
+        assert daemon.sensor("prism_late_rows").run_requests == []
+        write_spool(
+            spool / "late" / "retry.ndjson", [gateway_row("late_one", "2026-04-01T00:15:00Z")]
+        )
+        [request] = daemon.sensor("prism_late_rows").run_requests
+        assert request.tags["dagster/partition"] == "2026-04-01-00:00"
+        assert daemon.launch(request).success
+    ids = [
+        line["request_id"]
+        for lines in read_archive_lines(tmp_path / "archive").values()
+        for line in lines
+    ]
+    assert ids.count("late_one") == 1 and len(ids) == len(set(ids))

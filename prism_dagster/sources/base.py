@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Literal
 
 import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from prism_dagster.schema import REJECT_SCHEMA
+from prism_dagster import layout
+from prism_dagster.schema import EVENT_TIME_COLUMNS, REJECT_SCHEMA
 
 #: The internal column that attributes a rejected line to an hour.
 REJECT_TIME = "_event_time"
@@ -34,6 +35,41 @@ class SourceBatch:
         return pl.DataFrame(schema={**REJECT_SCHEMA, REJECT_TIME: pl.Datetime("us", "UTC")})
 
 
+#: Optional column a source may add to its rows: the store's last-modified time of each row.
+UPDATED_AT = "_source_updated_at"
+
+
+def fingerprint(rows: int, rejects: int, newest: datetime | None) -> str:
+    """What an hour of source looked like; any late, changed or deleted row changes it."""
+    stamp = newest.astimezone(UTC).isoformat() if newest else "-"
+    return f"rows={rows};rejects={rejects};updated={stamp}"
+
+
+EMPTY_FINGERPRINT = fingerprint(0, 0, None)
+
+
+def batch_fingerprints(batch: SourceBatch, start: datetime, end: datetime) -> dict[datetime, str]:
+    """The fingerprint of every hour in ``[start, end)`` of what ``batch`` holds."""
+    rows = batch.rows
+    event = pl.coalesce(*(pl.col(c) for c in EVENT_TIME_COLUMNS)).dt.truncate("1h")
+    newest = pl.col(UPDATED_AT).max() if UPDATED_AT in rows.columns else pl.lit(None)
+    counted = {
+        hour: (n, latest)
+        for hour, n, latest in rows.group_by(event.alias("h"))
+        .agg(pl.len(), newest.alias("u"))
+        .iter_rows()
+    }
+    rejected = dict(
+        batch.rejects.group_by(pl.col(REJECT_TIME).dt.truncate("1h")).agg(pl.len()).iter_rows()
+    )
+    return {
+        hour: fingerprint(
+            counted.get(hour, (0, None))[0], rejected.get(hour, 0), counted.get(hour, (0, None))[1]
+        )
+        for hour in layout.hours_between(start, end)
+    }
+
+
 class LogSource(dg.ConfigurableResource, ABC):
     """Reads the gateway's request logs for a UTC time window."""
 
@@ -50,3 +86,11 @@ class LogSource(dg.ConfigurableResource, ABC):
     @abstractmethod
     def describe(self) -> str:
         """A one-line, secret-free description for metadata and logs."""
+
+    def fingerprints(self, start: datetime, end: datetime) -> dict[datetime, str]:
+        """Each hour's fingerprint now, to spot hours that changed after they were archived.
+
+        By default the window is read again (the spool's index keeps that cheap); a
+        database source overrides it with an aggregate query.
+        """
+        return batch_fingerprints(self.read_window(start, end), start, end)

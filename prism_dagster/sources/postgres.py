@@ -10,16 +10,17 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urlsplit
 
 import polars as pl
 from pydantic import Field
 
+from prism_dagster import layout
 from prism_dagster.errors import FailureCause, SourceError, redact
 from prism_dagster.schema import GATEWAY_SCHEMA
-from prism_dagster.sources.base import LogSource, SourceBatch
+from prism_dagster.sources.base import UPDATED_AT, LogSource, SourceBatch, fingerprint
 
 #: The table's columns this source reads, by the name it uses for each.
 SCOPE_COLUMNS = ("organization_id", "workspace_id", "deleted", "updated_at")
@@ -28,7 +29,6 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 # Scope values are bound as text and cast to the column's own type (from the catalog) so the
 # comparison stays sargable; only these catalog type names are ever written into SQL.
 _CASTABLE = {"uuid", "text", "character varying", "bigint", "integer"}
-FINGERPRINT = "_fingerprint_updated_at"
 
 
 def quote(name: str) -> str:
@@ -142,7 +142,7 @@ class PostgresSource(LogSource):
                 else f"{self.column(n)} AS {n}"
                 for n in GATEWAY_SCHEMA
             ]
-            selected.append(f"{self.column('updated_at')} AS {FINGERPRINT}")
+            selected.append(f"{self.column('updated_at')} AS {UPDATED_AT}")
             table = f"{quote(self.db_schema)}.{quote(self.table)}"
             where = f"{scope} AND {self._time_filter(len(params) + 1)}"
             cursor.execute(
@@ -152,6 +152,24 @@ class PostgresSource(LogSource):
             frames = [pl.from_arrow(batch) for batch in cursor.fetch_record_batch()]
         rows = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
         return SourceBatch(rows=rows, rejects=SourceBatch.empty_rejects())
+
+    def fingerprints(self, start: datetime, end: datetime) -> dict[datetime, str]:
+        """Per hour: count and newest updated_at, in one aggregate query (no rows fetched)."""
+        event = f"coalesce({self.column('started_at')}, {self.column('created_at')})"
+        with self._cursor() as cursor:
+            scope, params = self._scope(cursor)
+            table = f"{quote(self.db_schema)}.{quote(self.table)}"
+            where = f"{scope} AND {self._time_filter(len(params) + 1)}"
+            cursor.execute(
+                f"SELECT date_trunc('hour', {event} AT TIME ZONE 'UTC') AS hour, count(*) AS n, "
+                f"max({self.column('updated_at')}) AS newest FROM {table} WHERE {where} GROUP BY 1",
+                (*params, start, end),
+            )
+            found = {h.replace(tzinfo=UTC): (n, newest) for h, n, newest in cursor.fetchall()}
+        return {
+            hour: fingerprint(found.get(hour, (0, None))[0], 0, found.get(hour, (0, None))[1])
+            for hour in layout.hours_between(start, end)
+        }
 
 
 def _password(dsn: str) -> str | None:
