@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 AZURITE := node_modules/.bin/azurite-blob
 
-.PHONY: install demo test lint format dev bench clean
+.PHONY: install demo test lint format dev bench clean postgres
 
 # Reinstall whenever the pinned dependencies change.
 $(STAMP): pyproject.toml
@@ -20,7 +20,13 @@ $(AZURITE): package.json package-lock.json
 	npm ci --no-audit --no-fund --loglevel=error
 	touch $(AZURITE)
 
-install: $(STAMP) $(AZURITE)
+# The PostgreSQL tests start their own server from Debian's postgresql package.
+postgres:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && ! command -v initdb >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
+	fi
+
+install: $(STAMP) $(AZURITE) postgres
 
 demo: $(STAMP)
 	$(BIN)/prism-dagster demo
@@ -33,7 +39,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix prism_dagster prism_dagster_tests benchmarks
 	$(BIN)/ruff format prism_dagster prism_dagster_tests benchmarks
 
-test: lint $(AZURITE)
+test: lint $(AZURITE) postgres
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
 
 # The Dagster UI on http://127.0.0.1:3000, with the demo's runs (same DAGSTER_HOME).
@@ -41,8 +47,9 @@ dev: $(STAMP)
 	mkdir -p .prism/dagster_home && touch .prism/dagster_home/dagster.yaml
 	DAGSTER_HOME="$(CURDIR)/.prism/dagster_home" $(BIN)/dagster dev -w workspace.yaml
 
-bench: $(STAMP)
+bench: $(STAMP) postgres
 	$(BIN)/python benchmarks/bench_write.py
+	$(BIN)/python benchmarks/bench_postgres.py
 
 clean:
 	rm -rf $(VENV) node_modules .prism prism.yaml .pytest_cache .ruff_cache

@@ -27,7 +27,10 @@ _IN_FLIGHT = [
     dg.DagsterRunStatus.NOT_STARTED,
     dg.DagsterRunStatus.STARTING,
     dg.DagsterRunStatus.STARTED,
+    dg.DagsterRunStatus.CANCELING,
 ]
+#: A run still in flight after this long no longer holds its hours (its worker died).
+STALE_RUN_AFTER = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,11 @@ def plan(
 ) -> CatchUp:
     """Closed, unarchived, not-in-flight hours and the runs (oldest first) to archive them."""
     done = instance.get_materialized_partitions(archive_key(integration))
-    runs = instance.get_runs(
+    records = instance.get_run_records(
         dg.RunsFilter(job_name=archive_job_name(integration.name), statuses=_IN_FLIGHT)
     )
-    busy = set().union(*(_hours_of(run) for run in runs)) if runs else set()
+    live = [r.dagster_run for r in records if now - r.create_timestamp < STALE_RUN_AFTER]
+    busy = set().union(*(_hours_of(run) for run in live)) if live else set()
     hours = layout.hours_between(
         first_wanted(integration, added_at), closed_until(integration, now)
     )

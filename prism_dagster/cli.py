@@ -39,9 +39,12 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _status(args: argparse.Namespace) -> int:
     from prism_dagster.config import load_config
-    from prism_dagster.status_cli import render, rows
+    from prism_dagster.status_cli import render, rows, store_label
 
-    print(render(rows(load_config(args.config)), args.json))
+    config = load_config(args.config)
+    print(render(rows(config), args.json))
+    if not args.json:
+        print(f"\nstatus store: {store_label(config)}")
     return 0
 
 

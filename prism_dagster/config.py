@@ -145,7 +145,7 @@ class IntegrationBase(_Strict):
     prefix: str = ""
     start: datetime
     sync_interval: Literal[1, 2, 6, 12, 24] = 1
-    grace_minutes: int = Field(default=10, ge=0, le=180)
+    grace_minutes: int = Field(default=10, ge=0, le=59)
     history: Literal["none"] | History = "none"
     gzip_level: int = Field(default=6, ge=1, le=9)
     max_rows_per_file: int = Field(default=1_000_000, ge=1)

@@ -13,7 +13,7 @@ from dagster._utils.error import SerializableErrorInfo
 
 from prism_dagster import clock
 from prism_dagster.assets import INTEGRATION_TAG, PARTITION_KEY_FORMAT, archive_key
-from prism_dagster.catchup import tick
+from prism_dagster.catchup import STALE_RUN_AFTER, tick
 from prism_dagster.config import PrismConfig, secret_env_values
 from prism_dagster.errors import FailureCause, redact
 from prism_dagster.resources import StatusStoreResource
@@ -48,6 +48,20 @@ def classify(
     return FailureCause.UNKNOWN, redact(message, secrets)
 
 
+def run_errors(instance: dg.DagsterInstance, run_id: str) -> list[SerializableErrorInfo]:
+    """The errors of a failed run: its steps', else the run's own (e.g. resource set-up)."""
+    found = []
+    for kind in (dg.DagsterEventType.STEP_FAILURE, dg.DagsterEventType.RUN_FAILURE):
+        for record in instance.get_records_for_run(run_id, of_type=kind).records:
+            event = record.event_log_entry.dagster_event
+            error = getattr(event.event_specific_data, "error", None) if event else None
+            if error is not None:
+                found.append(error)
+        if found:
+            break
+    return found
+
+
 def last_hour(run: dg.DagsterRun) -> datetime | None:
     """The newest hour a run archived, from its partition tags."""
     key = run.tags.get(PARTITION_NAME_TAG) or run.tags.get(ASSET_PARTITION_RANGE_END_TAG)
@@ -71,6 +85,10 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
         description="Marks an integration Syncing when one of its archive runs starts.",
     )
     def run_started(context: dg.RunStatusSensorContext, prism_status: StatusStoreResource) -> None:
+        run = context.instance.get_run_by_id(context.dagster_run.run_id) or context.dagster_run
+        # Sensors evaluate in no fixed order: a run already over has reported its result.
+        if run.is_finished:
+            return
         if name := integration_of(context.dagster_run):
             prism_status.store().ensure([name])
             prism_status.store().mark_syncing(name, context.dagster_run.run_id)
@@ -98,11 +116,8 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
     )
     def run_failed(context: dg.RunFailureSensorContext, prism_status: StatusStoreResource) -> None:
         if name := integration_of(context.dagster_run):
-            errors = [e.event_specific_data.error for e in context.get_step_failure_events()]
-            errors = [e for e in errors if e is not None]
+            errors = run_errors(context.instance, context.dagster_run.run_id)
             cause, message = classify(errors, secret_env_values(config))
-            if not errors and context.failure_event.message:
-                message = redact(context.failure_event.message, secret_env_values(config))
             prism_status.store().ensure([name])
             prism_status.store().mark_error(
                 name, context.dagster_run.run_id, cause.category, message
@@ -150,7 +165,8 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
         store.ensure(names)
         for state in store.all():
             if state.status is Status.SYNCING and state.name in by_name:
-                recover_stale_syncing(context.instance, store, state)
+                secrets = secret_env_values(config)
+                recover_stale_syncing(context.instance, store, state, secrets, clock.utc_now())
         seen = json.loads(context.cursor) if context.cursor else {}
         events = []
         for state in store.all():
@@ -169,18 +185,35 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
 
 
 def recover_stale_syncing(
-    instance: dg.DagsterInstance, store: StatusStore, state: IntegrationState
+    instance: dg.DagsterInstance,
+    store: StatusStore,
+    state: IntegrationState,
+    secrets: list[str],
+    now: datetime,
 ) -> None:
-    """A Syncing whose run is gone, or ended without its sensor firing, must not stick."""
+    """A Syncing whose run is gone, ended unreported, or hung must not stick.
+
+    Updates are conditional on the row still showing this run as Syncing, so a result the
+    run-status sensors record meanwhile always wins.
+    """
     run = instance.get_run_by_id(state.run_id) if state.run_id else None
     if run is not None and not run.is_finished:
+        if state.syncing_since and now - state.syncing_since < STALE_RUN_AFTER:
+            return
+        message = f"run {run.run_id} has shown no result for over {STALE_RUN_AFTER}; hung?"
+        store.mark_error(state.name, run.run_id, "unknown", message, now, only_if_syncing=True)
         return
     if run is not None and run.status is dg.DagsterRunStatus.SUCCESS and (hour := last_hour(run)):
-        store.mark_success(state.name, run.run_id, hour)
+        store.mark_success(state.name, run.run_id, hour, now, only_if_syncing=True)
+        return
+    if run is not None and run.status is dg.DagsterRunStatus.FAILURE:
+        cause, message = classify(run_errors(instance, run.run_id), secrets)
+        store.mark_error(state.name, run.run_id, cause.category, message, now, only_if_syncing=True)
         return
     what = f"run {state.run_id} " + ("was deleted" if run is None else f"ended {run.status.value}")
     message = f"{what} without reporting a result; the hours it covered will be retried"
-    store.mark_error(state.name, state.run_id, FailureCause.UNKNOWN.category, message)
+    category = FailureCause.UNKNOWN.category
+    store.mark_error(state.name, state.run_id, category, message, now, only_if_syncing=True)
 
 
 def observation_metadata(state: IntegrationState) -> dict[str, str | int]:

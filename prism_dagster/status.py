@@ -8,6 +8,7 @@ CLI calls never lose each other's writes.
 from __future__ import annotations
 
 import os
+import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -82,34 +83,56 @@ def default_url() -> str:
 
 
 def _utc(value: datetime | None) -> datetime | None:
-    # SQLite hands back naive datetimes; everything here is UTC.
-    if value is None or value.tzinfo is not None:
-        return value
-    return value.replace(tzinfo=UTC)
+    # SQLite hands back naive datetimes (written as UTC); PostgreSQL aware ones in the
+    # session's time zone. Everything shown is UTC.
+    if value is None:
+        return None
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+_ENGINES: dict[str, sa.Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def _engine(url: str) -> sa.Engine:
+    # One engine (and pool) per URL per process: ticks must not open a connection each.
+    with _ENGINES_LOCK:
+        if url not in _ENGINES:
+            args = {"timeout": 30} if url.startswith("sqlite") else {}
+            engine = sa.create_engine(url, connect_args=args, pool_pre_ping=True)
+            try:
+                _meta.create_all(engine, checkfirst=True)
+            except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+                # Another process created the table between the check and the CREATE.
+                _meta.create_all(engine, checkfirst=True)
+            _ENGINES[url] = engine
+        return _ENGINES[url]
 
 
 class StatusStore:
     """Reads and atomically updates integration status."""
 
     def __init__(self, url: str | None = None) -> None:
-        url = url or default_url()
-        args = {"timeout": 30} if url.startswith("sqlite") else {}
-        self.engine = sa.create_engine(url, connect_args=args, pool_pre_ping=True)
-        _meta.create_all(self.engine, checkfirst=True)
+        self.url = url or default_url()
+        self.engine = _engine(self.url)
 
     def ensure(self, names: list[str], now: datetime | None = None) -> None:
-        """Add integrations seen for the first time (Active, added now)."""
+        """Add integrations seen for the first time (Active, added now); safe to race."""
         now = now or clock.utc_now()
-        with self.engine.begin() as conn:
-            known = set(conn.scalars(sa.select(_table.c.name)))
-            for name in names:
-                if name not in known:
-                    row = {"name": name, "state": Status.ACTIVE, "paused": False}
-                    conn.execute(_table.insert().values(**row, added_at=now, failures=0))
+        for name in names:
+            if self.get(name) is not None:
+                continue
+            row = {"name": name, "state": Status.ACTIVE, "paused": False, "failures": 0}
+            try:
+                with self.engine.begin() as conn:
+                    conn.execute(_table.insert().values(**row, added_at=now))
+            except sa.exc.IntegrityError:
+                pass  # another sensor, run or CLI call added it first: same row
 
     def _update(
         self, name: str, where: sa.ColumnElement[bool] | None = None, **values: object
     ) -> bool:
+        """One atomic UPDATE of one row; ``where`` narrows it (compare-and-set)."""
         condition = _table.c.name == name
         if where is not None:
             condition = sa.and_(condition, where)
@@ -123,7 +146,12 @@ class StatusStore:
         )
 
     def mark_success(
-        self, name: str, run_id: str, last_hour: datetime, now: datetime | None = None
+        self,
+        name: str,
+        run_id: str,
+        last_hour: datetime,
+        now: datetime | None = None,
+        only_if_syncing: bool = False,
     ) -> None:
         """A run succeeded: Active again, error cleared, newest archived hour kept."""
         newest = sa.case(
@@ -133,6 +161,7 @@ class StatusStore:
         )
         self._update(
             name,
+            self._still_syncing(run_id) if only_if_syncing else None,
             state=Status.ACTIVE,
             run_id=None,
             syncing_since=None,
@@ -145,17 +174,29 @@ class StatusStore:
         )
 
     def mark_error(
-        self, name: str, run_id: str | None, cause: str, message: str, now: datetime | None = None
+        self,
+        name: str,
+        run_id: str | None,
+        cause: str,
+        message: str,
+        now: datetime | None = None,
+        only_if_syncing: bool = False,
     ) -> None:
-        """A run failed: Error with its cause; retried after a growing delay."""
+        """A run failed: Error with its cause; retried after a growing delay.
+
+        Runs that fail within one retry window count as one failed attempt, so a tick that
+        launched several runs does not jump the backoff ahead.
+        """
         now = now or clock.utc_now()
-        failures = _table.c.failures + 1
+        retry_due = sa.or_(_table.c.next_retry_at.is_(None), _table.c.next_retry_at <= now)
+        failures = sa.case((retry_due, _table.c.failures + 1), else_=_table.c.failures)
         delay = sa.case(
             *((failures == i + 1, now + d) for i, d in enumerate(ERROR_BACKOFF)),
             else_=now + ERROR_BACKOFF[-1],
         )
         self._update(
             name,
+            self._still_syncing(run_id) if only_if_syncing else None,
             state=Status.ERROR,
             run_id=None,
             syncing_since=None,
@@ -165,6 +206,12 @@ class StatusStore:
             failures=failures,
             next_retry_at=delay,
         )
+
+    @staticmethod
+    def _still_syncing(run_id: str | None) -> sa.ColumnElement[bool]:
+        # For recovery: change the row only if it still shows this very run as Syncing, so a
+        # result a run-status sensor recorded meanwhile is never overwritten.
+        return sa.and_(_table.c.state == Status.SYNCING, _table.c.run_id == run_id)
 
     def set_paused(self, name: str, paused: bool) -> bool:
         """Pause or resume; False if there is no such integration."""

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from prism_dagster.config import PrismConfig, find_integration, resolve
+from prism_dagster.errors import redact
 from prism_dagster.resources import build_destination
 from prism_dagster.status import StatusStore
 
@@ -21,6 +22,11 @@ def open_store(config: PrismConfig) -> StatusStore:
 
 def _when(value: datetime | None) -> str | None:
     return f"{value:%Y-%m-%dT%H:%M}Z" if value else None
+
+
+def store_label(config: PrismConfig) -> str:
+    """Which store the CLI used, password removed: the daemon must be using the same one."""
+    return redact(open_store(config).url)
 
 
 def rows(config: PrismConfig) -> list[dict[str, Any]]:
@@ -74,6 +80,7 @@ def set_paused(config: PrismConfig, name: str, paused: bool) -> str:
     """Pause or resume one integration; the sentence the CLI prints."""
     find_integration(config, name)
     open_store(config).set_paused(name, paused)
+    where = f" (status store {store_label(config)})"
     if paused:
-        return f"{name}: Paused. Its schedule skips until `prism-dagster resume {name}`."
-    return f"{name}: resumed. The next tick archives every hour missed while paused."
+        return f"{name}: Paused. Its schedule skips until `prism-dagster resume {name}`.{where}"
+    return f"{name}: resumed. The next tick archives every hour missed while paused.{where}"

@@ -250,24 +250,48 @@ def test_concurrent_updates_lose_no_writes(tmp_path) -> None:
     from prism_dagster.status import StatusStore
 
     url = f"sqlite:///{tmp_path / 'status.db'}"
-    StatusStore(url).ensure(["prod", "other"])
+    names = [f"i{n}" for n in range(8)]
 
-    def fail(i: int) -> None:
-        StatusStore(url).mark_error("prod", f"run{i}", "throttled", f"boom {i}")
+    def first_sight(i: int) -> None:  # sensors, schedule and CLI meeting a new integration
+        StatusStore(url).ensure(names)
 
-    def toggle(i: int) -> None:
-        store = StatusStore(url)
-        store.set_paused("other", True)
-        store.mark_success("other", f"ok{i}", hour("2026-03-31T00") + i * layout.ONE_HOUR)
+    def success(i: int) -> None:  # out-of-order successes: the newest hour must win
+        StatusStore(url).mark_success("i0", f"ok{i}", hour("2026-03-31T00") + i * layout.ONE_HOUR)
+
+    def operator(i: int) -> None:  # an operator pausing while runs report
+        StatusStore(url).set_paused("i0", True)
+
+    def planner(i: int) -> None:
+        StatusStore(url).set_pending(names[i % 8], i)
 
     with ThreadPoolExecutor(max_workers=8) as pool:
-        list(pool.map(fail, range(40)))
-        list(pool.map(toggle, range(40)))
+        list(pool.map(first_sight, range(40)))  # no IntegrityError from racing inserts
+        jobs = [pool.submit(f, i) for i in range(40) for f in (success, operator, planner)]
+        for job in jobs:
+            job.result()
     store = StatusStore(url)
-    assert store.get("prod").failures == 40  # every increment counted
-    other = store.get("other")
-    assert other.status is Status.PAUSED  # success never clears an operator's pause
-    assert other.last_archived_hour == hour("2026-03-31T00") + 39 * layout.ONE_HOUR
+    assert [state.name for state in store.all()] == names
+    first = store.get("i0")
+    assert first.status is Status.PAUSED  # success never clears an operator's pause
+    assert first.last_archived_hour == hour("2026-03-31T00") + 39 * layout.ONE_HOUR
+    for k, name in enumerate(names):  # last writer wins, but some write always landed
+        assert store.get(name).pending_hours in {i for i in range(40) if i % 8 == k}
+
+
+def test_failures_count_attempts_not_runs(tmp_path) -> None:
+    from prism_dagster.status import StatusStore
+
+    store = StatusStore(f"sqlite:///{tmp_path / 'status.db'}")
+    store.ensure(["prod"])
+    now = hour("2026-04-01T02")
+    for run in range(4):  # one tick launched four runs; all failed
+        store.mark_error("prod", f"r{run}", "throttled", "boom", now=now)
+    assert store.get("prod").failures == 1
+    assert store.get("prod").next_retry_at == now.replace(minute=5)
+    later = now.replace(minute=6)  # the retry ran and failed again
+    store.mark_error("prod", "r5", "throttled", "boom", now=later)
+    assert store.get("prod").failures == 2
+    assert store.get("prod").next_retry_at == later.replace(minute=21)
 
 
 def test_multi_day_history_backfills_in_few_runs_like_hour_by_hour(
@@ -325,3 +349,40 @@ def test_status_command_prints_a_table_and_json(spool, tmp_path, monkeypatch, ca
     [record] = json.loads(capsys.readouterr().out)
     assert record["status"] == "Error" and record["error_cause"] == "throttled"
     assert main(["pause", "nope", "--config", str(config_file)]) == 2
+
+
+def test_sensor_order_cannot_undo_a_finished_run(spool, tmp_path, monkeypatch) -> None:
+    simulate(spool, SINCE, SINCE + layout.ONE_HOUR, rate=30, seed=5, bad_lines=1)
+    raw = _raw(spool, tmp_path, {"provider": "local", "path": str(tmp_path / "archive")})
+    raw["source"]["bad_records"] = "fail"
+    with dg.instance_for_test() as instance:
+        daemon = Daemon(raw, instance, monkeypatch, NOW)
+        result = daemon.launch(dg.RunRequest(tags={"dagster/partition": "2026-03-31-20:00"}))
+        run = instance.get_run_by_id(result.run_id)
+        daemon._fire("prism_run_started", run, dg.DagsterEventType.RUN_START)  # arrives late
+        state = daemon.store.get("prod")
+        assert state.status is Status.ERROR and state.error_cause == "bad source data"
+        # Had the late STARTED won anyway, recovery reads the run's own failure, once.
+        daemon.store.mark_syncing("prod", run.run_id)
+        daemon.sensor("prism_status")
+        state = daemon.store.get("prod")
+    assert state.status is Status.ERROR and state.error_cause == "bad source data"
+    assert state.failures == 1
+
+
+def test_a_hung_run_does_not_hold_syncing_forever(spool, tmp_path, monkeypatch) -> None:
+    raw = _raw(spool, tmp_path, {"provider": "local", "path": str(tmp_path / "archive")})
+    with dg.instance_for_test() as instance:
+        daemon = Daemon(raw, instance, monkeypatch, NOW)
+        [request] = daemon.schedule()
+        job = daemon.defs.resolve_job_def("archive_prod")
+        run = instance.create_run_for_job(
+            job_def=job, tags=request.tags, status=dg.DagsterRunStatus.STARTED
+        )
+        daemon.store.mark_syncing("prod", run.run_id, now=NOW)
+        daemon.sensor("prism_status")
+        assert daemon.store.get("prod").status is Status.SYNCING  # still plausibly running
+        daemon.now = NOW + 7 * layout.ONE_HOUR
+        daemon.sensor("prism_status")
+        state = daemon.store.get("prod")
+    assert state.status is Status.ERROR and "no result for over 6:00:00" in state.last_error
