@@ -150,7 +150,10 @@ class PostgresSource(LogSource):
             )
             # Batch by batch: Arrow buffers only, bounded by the driver's batch size.
             frames = [pl.from_arrow(batch) for batch in cursor.fetch_record_batch()]
-        rows = pl.concat(frames, how="vertical_relaxed") if frames else pl.DataFrame()
+        # rechunk=False: the batches are kept as they are, not copied into one buffer.
+        rows = (
+            pl.concat(frames, how="vertical_relaxed", rechunk=False) if frames else pl.DataFrame()
+        )
         return SourceBatch(rows=rows, rejects=SourceBatch.empty_rejects())
 
     def fingerprints(self, start: datetime, end: datetime) -> dict[datetime, str]:
