@@ -37,6 +37,20 @@ def _env_ref(value: Any) -> Any:
     return value
 
 
+def _with_env_refs(raw: Any) -> Any:
+    """Every ``{env: NAME}`` as an EnvRef; a literal value in a secret field is refused."""
+    if not isinstance(raw, dict):
+        return raw
+    values = {key: _env_ref(value) for key, value in raw.items()}
+    for key in SECRET_FIELDS & values.keys():
+        if values[key] is not None and not isinstance(values[key], EnvRef):
+            raise ValueError(
+                f"field {key!r}: secrets are never written in prism.yaml; "
+                f"use {{env: NAME}} and set the variable"
+            )
+    return values
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
 
@@ -87,6 +101,7 @@ SECRET_FIELDS = frozenset(
         "account_key",
         "sas_token",
         "service_account_json",
+        "dsn",
     }
 )
 
@@ -120,12 +135,7 @@ class PostgresSourceConfig(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _env_refs(cls, raw: Any) -> Any:
-        if not isinstance(raw, dict):
-            return raw
-        values = {key: _env_ref(value) for key, value in raw.items()}
-        if "dsn" in values and not isinstance(values["dsn"], EnvRef):
-            raise ValueError("field 'dsn': it holds a password; use {env: NAME}")
-        return values
+        return _with_env_refs(raw)
 
     @field_validator("columns")
     @classmethod
@@ -157,16 +167,7 @@ class IntegrationBase(_Strict):
     @model_validator(mode="before")
     @classmethod
     def _env_refs(cls, raw: Any) -> Any:
-        if not isinstance(raw, dict):
-            return raw
-        values = {key: _env_ref(value) for key, value in raw.items()}
-        for key in SECRET_FIELDS & values.keys():
-            if values[key] is not None and not isinstance(values[key], EnvRef):
-                raise ValueError(
-                    f"field {key!r}: secrets are never written in prism.yaml; "
-                    f"use {{env: NAME}} and set the variable"
-                )
-        return values
+        return _with_env_refs(raw)
 
     @property
     def first_hour(self) -> datetime:
