@@ -74,10 +74,19 @@ def plan(
 ) -> CatchUp:
     """Closed, unarchived, not-in-flight hours and the runs (oldest first) to archive them."""
     done = instance.get_materialized_partitions(archive_key(integration))
-    records = instance.get_run_records(
-        dg.RunsFilter(job_name=archive_job_name(integration.name), statuses=_IN_FLIGHT)
-    )
-    live = [r.dagster_run for r in records if now - r.create_timestamp < STALE_RUN_AFTER]
+    # Every in-flight run, not only this job's: a Materialize or backfill from the UI runs
+    # the asset under Dagster's implicit asset job.
+    key = archive_key(integration)
+    records = instance.get_run_records(dg.RunsFilter(statuses=_IN_FLIGHT))
+    live = [
+        r.dagster_run
+        for r in records
+        if now - r.create_timestamp < STALE_RUN_AFTER
+        and (
+            r.dagster_run.job_name == archive_job_name(integration.name)
+            or key in (r.dagster_run.asset_selection or ())
+        )
+    ]
     busy = set().union(*(_hours_of(run) for run in live)) if live else set()
     hours = layout.hours_between(
         first_wanted(integration, added_at), closed_until(integration, now)

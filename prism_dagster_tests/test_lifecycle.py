@@ -386,3 +386,22 @@ def test_a_hung_run_does_not_hold_syncing_forever(spool, tmp_path, monkeypatch) 
         daemon.sensor("prism_status")
         state = daemon.store.get("prod")
     assert state.status is Status.ERROR and "no result for over 6:00:00" in state.last_error
+
+
+def test_a_ui_materialisation_in_flight_is_not_requested_again(
+    spool, tmp_path, monkeypatch
+) -> None:
+    raw = _raw(spool, tmp_path, {"provider": "local", "path": str(tmp_path / "archive")})
+    with dg.instance_for_test() as instance:
+        daemon = Daemon(raw, instance, monkeypatch, NOW)
+        [request] = daemon.schedule()
+        # What the UI's Materialize launches: the implicit asset job, selecting our asset.
+        asset_job = daemon.defs.resolve_implicit_global_asset_job_def()
+        instance.create_run_for_job(
+            job_def=asset_job,
+            tags=request.tags,
+            status=dg.DagsterRunStatus.STARTED,
+            asset_selection=frozenset({dg.AssetKey(["prism", "archive", "prod"])}),
+        )
+        skip = daemon.schedule()
+    assert isinstance(skip, dg.SkipReason) and "in progress" in skip.skip_message
