@@ -89,9 +89,9 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
         # Sensors evaluate in no fixed order: a run already over has reported its result.
         if run.is_finished:
             return
-        if name := integration_of(context.dagster_run):
+        if name := integration_of(run):
             prism_status.store().ensure([name])
-            prism_status.store().mark_syncing(name, context.dagster_run.run_id)
+            prism_status.store().mark_syncing(name, run.run_id)
 
     @dg.run_status_sensor(
         name="prism_run_succeeded",
@@ -163,10 +163,10 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
     ) -> dg.SensorResult:
         store = prism_status.store()
         store.ensure(names)
+        secrets, now = secret_env_values(config), clock.utc_now()
         for state in store.all():
             if state.status is Status.SYNCING and state.name in by_name:
-                secrets = secret_env_values(config)
-                recover_stale_syncing(context.instance, store, state, secrets, clock.utc_now())
+                recover_stale_syncing(context.instance, store, state, secrets, now)
         seen = json.loads(context.cursor) if context.cursor else {}
         events = []
         for state in store.all():

@@ -7,6 +7,7 @@ import gzip
 import json
 import os
 from collections.abc import Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,7 @@ from prism_dagster.definitions import build_definitions
 from prism_dagster.jobs import archive_job_name
 from prism_dagster.normalize import normalize
 from prism_dagster.resources import build_destination
+from prism_dagster.schema import RECORD_COLUMNS
 from prism_dagster.simulate import simulate
 from prism_dagster.writer import WriteSettings, write_frame
 from prism_dagster_tests import servers
@@ -89,7 +91,7 @@ def test_hours_archive_with_exact_keys_headers_and_rows(spool: Path, store: Stor
         # Stored as a gzip file, not as gzip-encoded JSON: downloads stay gzip.
         assert obj.content_type == "application/gzip"
         assert not obj.content_encoding
-        assert all(list(line) == list(layout_record_keys()) for line in _lines(obj.data))
+        assert all(list(line) == list(RECORD_COLUMNS) for line in _lines(obj.data))
     for key, manifest in manifests.items():
         assert objects[key].content_type == "application/json"
         folder = key.rsplit("/", 1)[0]
@@ -108,12 +110,6 @@ def test_hours_archive_with_exact_keys_headers_and_rows(spool: Path, store: Stor
         line["request_id"] for obj in batches.values() for line in _lines(obj.data)
     )
     assert archived_ids == source_ids
-
-
-def layout_record_keys() -> tuple[str, ...]:
-    from prism_dagster.schema import RECORD_COLUMNS
-
-    return RECORD_COLUMNS
 
 
 def test_rerun_gives_the_same_objects_and_removes_stale_batches(spool: Path, store: Store) -> None:
@@ -170,7 +166,7 @@ def test_large_batch_uploads_in_parts(store: Store, monkeypatch: pytest.MonkeyPa
         if store.provider == "gcs"
         else None
     )
-    with proxy_ctx or _nothing() as proxy:
+    with proxy_ctx or nullcontext() as proxy:
         if proxy is not None:
             cfg["endpoint_url"] = proxy.url
         integration = parse_config(
@@ -191,11 +187,3 @@ def test_large_batch_uploads_in_parts(store: Store, monkeypatch: pytest.MonkeyPa
     else:
         assert requests >= 4  # session start, then one PUT per part and the final one
     assert stored.content_type == "application/gzip"
-
-
-class _nothing:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
