@@ -65,15 +65,8 @@ def _hours_of(run: dg.DagsterRun) -> set[str]:
     return set()
 
 
-def plan(
-    instance: dg.DagsterInstance,
-    integration: Integration,
-    settings: CatchUpConfig,
-    added_at: datetime,
-    now: datetime,
-) -> CatchUp:
-    """Closed, unarchived, not-in-flight hours and the runs (oldest first) to archive them."""
-    done = instance.get_materialized_partitions(archive_key(integration))
+def busy_hours(instance: dg.DagsterInstance, integration: Integration, now: datetime) -> set[str]:
+    """Partition keys of the integration's hours that a queued or running run will write."""
     # Every in-flight run, not only this job's: a Materialize or backfill from the UI runs
     # the asset under Dagster's implicit asset job.
     key = archive_key(integration)
@@ -87,7 +80,19 @@ def plan(
             or key in (r.dagster_run.asset_selection or ())
         )
     ]
-    busy = set().union(*(_hours_of(run) for run in live)) if live else set()
+    return set().union(*(_hours_of(run) for run in live)) if live else set()
+
+
+def plan(
+    instance: dg.DagsterInstance,
+    integration: Integration,
+    settings: CatchUpConfig,
+    added_at: datetime,
+    now: datetime,
+) -> CatchUp:
+    """Closed, unarchived, not-in-flight hours and the runs (oldest first) to archive them."""
+    done = instance.get_materialized_partitions(archive_key(integration))
+    busy = busy_hours(instance, integration, now)
     hours = layout.hours_between(
         first_wanted(integration, added_at), closed_until(integration, now)
     )

@@ -19,7 +19,7 @@ _TEMPLATE = """\
 source:
   kind: spool              # the embedded default: gateway NDJSON (.gz) files in a folder
   path: {spool}
-  bad_records: keep        # keep: archive good rows, keep bad lines in _rejects.jsonl.gz
+  bad_records: keep        # keep: archive good rows, keep bad lines in _rejects_{{id}}.jsonl.gz
                            # fail: fail the run, naming the bad lines
 integrations:
   - name: {name}

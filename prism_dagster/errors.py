@@ -16,10 +16,13 @@ class FailureCause(StrEnum):
     WRONG_REGION = "wrong region"
     UNREACHABLE = "endpoint unreachable"
     THROTTLED = "throttled"
+    SERVER_ERROR = "storage service error"  # 5xx other than 503 SlowDown
+    HOUR_BUSY = "hour being written by another run"
     BAD_SOURCE_DATA = "bad source data"
     SOURCE_UNREACHABLE = "source unreachable"
     BAD_SOURCE_SCHEMA = "bad source schema"
     SOURCE_DENIED = "source access denied"
+    BAD_SOURCE_SETTING = "bad source setting"  # e.g. organization_id not of the column's type
     UNKNOWN = "unknown"
 
     @property
@@ -69,6 +72,27 @@ class DestinationError(PrismError):
         super().__init__(message)
         self.cause = cause
         self.transient = transient  # worth retrying: throttling, 5xx, timeouts, network
+        self.attempts = 1
+
+    def gave_up(self, attempts: int, seconds: float) -> DestinationError:
+        """This error, after retrying it ``attempts`` times over ``seconds`` did not help."""
+        error = DestinationError(
+            f"{self} Gave up after {attempts} attempt(s) over {seconds:.0f}s.",
+            self.cause,
+            self.transient,
+        )
+        error.attempts = attempts
+        return error
+
+
+class HourBusyError(PrismError):
+    """Another run holds an hour's writer lease; this run did not touch the hour."""
+
+    cause = FailureCause.HOUR_BUSY
+
+    def __init__(self, message: str, hours: list[str]) -> None:
+        super().__init__(message)
+        self.hours = hours
 
 
 class ManifestError(PrismError):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+from collections.abc import Callable
 from typing import Any
 
 import dagster as dg
@@ -13,13 +14,27 @@ from pydantic import Field
 from prism_dagster import layout
 from prism_dagster.archive import ArchiveWindow
 from prism_dagster.destinations.base import Destination
-from prism_dagster.errors import ManifestError
+from prism_dagster.errors import HourBusyError, ManifestError
 from prism_dagster.manifest import Manifest
 from prism_dagster.schema import RECORD_SCHEMA
-from prism_dagster.writer import HourResult, WriteSettings, write_hour
+from prism_dagster.writer import HourResult, Writer, WriteSettings, write_hour
 
 # Metadata lists are capped so a 30-day backfill does not produce a megabyte of metadata.
 _MAX_LISTED = 50
+
+
+def _run_finished(context: dg.OutputContext) -> Callable[[str], bool] | None:
+    """Whether a run of this Dagster instance has finished (its hour leases are then stale)."""
+    try:
+        instance = context.step_context.instance
+    except Exception:  # an output context built outside a run (tests) has no instance
+        return None
+
+    def finished(run_id: str) -> bool:
+        run = instance.get_run_by_id(run_id)
+        return run is not None and run.is_finished
+
+    return finished
 
 
 class ArchiveIOManager(dg.ConfigurableIOManager):
@@ -39,20 +54,35 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
         window = context.asset_partitions_time_window
         if (window.start, window.end) != (obj.start, obj.end):
             raise ValueError(f"asset produced {obj.start}..{obj.end} for partitions {window}")
-        results = [
-            write_hour(
-                self.destination,
-                integration=self.integration,
-                prefix=self.prefix,
-                hour=hour,
-                records=records,
-                rejects=rejects,
-                settings=self._settings(),
-                source_fingerprint=obj.fingerprints.get(hour),
-            )
-            for hour, records, rejects in obj.hours()
-        ]
+        writer = Writer(context.run_id, _run_finished(context))
+        results, busy = [], []
+        for hour, records, rejects in obj.hours():
+            try:
+                results.append(
+                    write_hour(
+                        self.destination,
+                        integration=self.integration,
+                        prefix=self.prefix,
+                        hour=hour,
+                        records=records,
+                        rejects=rejects,
+                        settings=self._settings(),
+                        source_fingerprint=obj.fingerprints.get(hour),
+                        writer=writer,
+                    )
+                )
+            except HourBusyError as exc:
+                # Another run is writing this hour: leave it to that run, write the others.
+                context.log.warning(str(exc))
+                busy.append((exc, hour))
         context.add_output_metadata(self._metadata(obj, results))
+        if busy:
+            hours = [label for exc, _ in busy for label in exc.hours]
+            raise HourBusyError(
+                f"{len(busy)} hour(s) were being written by another run and were left to it: "
+                f"{', '.join(hours)}. The other {len(results)} hour(s) were archived.",
+                hours,
+            )
 
     def _metadata(self, obj: ArchiveWindow, results: list[HourResult]) -> dict[str, Any]:
         written = [r for r in results if r.manifest is not None]

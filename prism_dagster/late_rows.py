@@ -19,7 +19,7 @@ from dagster._core.storage.tags import PARTITION_NAME_TAG
 
 from prism_dagster import clock, layout
 from prism_dagster.assets import INTEGRATION_TAG, PARTITION_KEY_FORMAT, archive_key
-from prism_dagster.catchup import closed_until
+from prism_dagster.catchup import busy_hours, closed_until
 from prism_dagster.config import Integration, PrismConfig
 from prism_dagster.destinations.base import Destination
 from prism_dagster.jobs import archive_job_name
@@ -49,8 +49,13 @@ def changed_hours(
     end = closed_until(integration, now)
     start = max(integration.first_hour, layout.as_utc_hour(end - lookback))
     done = instance.get_materialized_partitions(archive_key(integration))
+    # An hour a run is writing now is that run's: comparing it mid-write would request a
+    # second, concurrent writer of the same hour.
+    busy = busy_hours(instance, integration, now)
     hours = [
-        h for h in layout.hours_between(start, end) if h.strftime(PARTITION_KEY_FORMAT) in done
+        h
+        for h in layout.hours_between(start, end)
+        if h.strftime(PARTITION_KEY_FORMAT) in done - busy
     ]
     if not hours:
         return []

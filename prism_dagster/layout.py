@@ -1,6 +1,10 @@
 """Where an hour lives in the archive: the one place that knows the object layout.
 
 {prefix}/logs/{YYYY}/{MM}/{DD}/hour={HH}/batch_{id}.jsonl.gz
+
+A batch id depends on the integration, the hour, the file's index and the hour's content:
+a rerun over the same rows writes the same keys (the same archive), while a rewrite with
+other rows writes new keys, so the previous manifest stays true until the new one lands.
 """
 
 from __future__ import annotations
@@ -13,7 +17,9 @@ BATCH_SUFFIX = ".jsonl.gz"
 BATCH_PREFIX = "batch_"
 #: Written last; Athena, Hive and Spark skip names starting with ``_``.
 MANIFEST_NAME = "_manifest.json"
-REJECTS_NAME = "_rejects.jsonl.gz"
+REJECTS_PREFIX = "_rejects_"
+#: One writer per hour: created only if absent, removed when the writer is done.
+LEASE_NAME = "_lease.json"
 BATCH_ID_HEX_CHARS = 12
 ONE_HOUR = timedelta(hours=1)
 
@@ -42,15 +48,15 @@ def hour_dir(prefix: str, hour: datetime) -> str:
     return f"{prefix}/{path}" if prefix else path
 
 
-def batch_id(integration: str, hour: datetime, index: int) -> str:
-    """Deterministic id of batch ``index`` of an hour: reruns replace, never add."""
-    seed = f"{integration}|{as_utc_hour(hour):%Y-%m-%dT%H}|{index}".encode()
+def batch_id(integration: str, hour: datetime, index: int, content: str) -> str:
+    """Deterministic id of batch ``index`` of an hour holding ``content`` (a content tag)."""
+    seed = f"{integration}|{as_utc_hour(hour):%Y-%m-%dT%H}|{index}|{content}".encode()
     return hashlib.sha256(seed).hexdigest()[:BATCH_ID_HEX_CHARS]
 
 
-def batch_key(prefix: str, integration: str, hour: datetime, index: int) -> str:
+def batch_key(prefix: str, integration: str, hour: datetime, index: int, content: str) -> str:
     """Full object key of batch ``index`` of an hour."""
-    name = f"{BATCH_PREFIX}{batch_id(integration, hour, index)}{BATCH_SUFFIX}"
+    name = f"{BATCH_PREFIX}{batch_id(integration, hour, index, content)}{BATCH_SUFFIX}"
     return f"{hour_dir(prefix, hour)}/{name}"
 
 
@@ -59,9 +65,20 @@ def manifest_key(prefix: str, hour: datetime) -> str:
     return f"{hour_dir(prefix, hour)}/{MANIFEST_NAME}"
 
 
-def rejects_key(prefix: str, hour: datetime) -> str:
-    """Object key of the hour's rejected source lines."""
-    return f"{hour_dir(prefix, hour)}/{REJECTS_NAME}"
+def rejects_key(prefix: str, hour: datetime, content: str) -> str:
+    """Object key of the hour's rejected source lines (``content``: their content tag)."""
+    return f"{hour_dir(prefix, hour)}/{REJECTS_PREFIX}{content[:BATCH_ID_HEX_CHARS]}{BATCH_SUFFIX}"
+
+
+def lease_key(prefix: str, hour: datetime) -> str:
+    """Object key of the hour's writer lease."""
+    return f"{hour_dir(prefix, hour)}/{LEASE_NAME}"
+
+
+def is_rejects_key(key: str) -> bool:
+    """Whether ``key`` names an hour's rejects file."""
+    name = key.rsplit("/", 1)[-1]
+    return name.startswith(REJECTS_PREFIX) and name.endswith(BATCH_SUFFIX)
 
 
 def is_batch_key(key: str) -> bool:

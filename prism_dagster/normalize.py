@@ -8,7 +8,9 @@ from prism_dagster.errors import BadRecordsError
 from prism_dagster.schema import (
     ERROR_MESSAGE_MAX_CHARS,
     EVENT_TIME_COLUMNS,
+    EVENT_TIME_RANGE,
     EVENT_TYPE,
+    FIELD_RANGES,
     GATEWAY_SCHEMA,
     RECORD_COLUMNS,
     RECORD_SCHEMA,
@@ -29,6 +31,34 @@ def parse_timestamp(text: pl.Expr) -> pl.Expr:
             for fmt in _TIMESTAMP_FORMATS
         ]
     )
+
+
+def range_problems(event: pl.Expr) -> list[pl.Expr]:
+    """Per row, a reason for each typed gateway value outside its documented range (else null).
+
+    ``event`` is the row's event time (UTC datetime). Expects the columns of ``GATEWAY_SCHEMA``.
+    """
+    problems = []
+    for name, (low, high) in FIELD_RANGES.items():
+        value = pl.col(name)
+        outside = value.is_not_null() & ((value < low) | (value > high))
+        problems.append(
+            pl.when(outside).then(
+                pl.lit(f"{name}: expected {low} to {high}, got ") + value.cast(pl.String)
+            )
+        )
+    first, last = (
+        pl.lit(moment).str.to_datetime(time_unit="us", time_zone="UTC")
+        for moment in EVENT_TIME_RANGE
+    )
+    early_or_late = event.is_not_null() & ((event < first) | (event >= last))
+    problems.append(
+        pl.when(early_or_late).then(
+            pl.lit(f"event time outside {EVENT_TIME_RANGE[0]} .. {EVENT_TIME_RANGE[1]}, got ")
+            + event.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+        )
+    )
+    return problems
 
 
 def _as_utc(name: str, dtype: pl.DataType) -> pl.Expr:

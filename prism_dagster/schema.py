@@ -50,3 +50,17 @@ REJECT_SCHEMA: dict[str, pl.DataType] = {
     "reason": pl.String(),
     "line": pl.String(),
 }
+
+#: The documented range of each numeric field, bounds included. A value outside it is a
+#: reject (kept verbatim in ``_rejects``), never archived: a negative latency or cost is a
+#: gateway bug, not traffic. Missing values are not range errors (they take the default).
+FIELD_RANGES: dict[str, tuple[int | float, int | float]] = {
+    "latency_ms": (0, 86_400_000),  # at most a day
+    "input_tokens": (0, 1_000_000_000),
+    "output_tokens": (0, 1_000_000_000),
+    "total_tokens": (0, 2_000_000_000),
+    "cost": (0.0, 1_000_000.0),
+    "status_code": (0, 999),
+}
+#: Event times outside [from, to) are rejects: no hour partition could ever hold them.
+EVENT_TIME_RANGE: tuple[str, str] = ("2000-01-01T00:00:00Z", "2100-01-01T00:00:00Z")

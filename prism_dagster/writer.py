@@ -1,17 +1,21 @@
-"""Write one hour of records to a destination: batches, rejects, cleanup, manifest last.
+"""Write one hour of records to a destination: batches, rejects, manifest, then cleanup.
 
-Order matters for readers: the old manifest goes first (the hour is being rewritten),
-then every object, then stale batches are removed, and the new manifest comes last. A
-crash anywhere before the end leaves an hour without a manifest, which readers treat as
-incomplete, never a half-truth that looks whole.
+Under the hour's writer lease (one writer per hour, see ``lease``): new objects are written
+under content-derived keys, so the previous manifest stays true while they are written; the
+new manifest replaces it in one atomic put; only then are the objects it no longer lists
+removed. A crash anywhere leaves the previous complete hour readable through its manifest
+(plus unlisted leftovers the next run removes), never a manifest that lies, and never an
+hour whose archive a rerun can mistake for missing.
 """
 
 from __future__ import annotations
 
+import hashlib
 import sys
+import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
@@ -19,6 +23,7 @@ import polars as pl
 from prism_dagster import layout
 from prism_dagster.destinations.base import Destination, ObjectKind
 from prism_dagster.encoding import DEFAULT_SLICE_ROWS, Digest, encode_slices, slice_bounds
+from prism_dagster.lease import DEFAULT_LEASE_TTL_S, DEFAULT_LEASE_WAIT_S, HolderFinished, HourLease
 from prism_dagster.manifest import FileEntry, Manifest, hour_label
 
 
@@ -31,6 +36,31 @@ class WriteSettings:
     max_bytes_per_file: int | None = None
     slice_rows: int = DEFAULT_SLICE_ROWS
     threads: int = 2
+    lease_ttl_s: float = DEFAULT_LEASE_TTL_S
+    lease_wait_s: float = DEFAULT_LEASE_WAIT_S
+
+
+@dataclass(frozen=True)
+class Writer:
+    """Who writes: a run id (unique per writer) and how to tell whether a run has finished."""
+
+    run_id: str = field(default_factory=lambda: f"writer-{uuid.uuid4().hex}")
+    run_finished: HolderFinished | None = None
+
+
+def content_tag(frame: pl.DataFrame, settings: WriteSettings) -> str:
+    """A digest of ``frame``'s rows in order and of every setting that shapes the bytes.
+
+    Same rows, same settings: same tag, so a rerun writes the same keys. Polars' row hash
+    is stable within one Polars version, which the project pins.
+    """
+    digest = hashlib.sha256(
+        f"{frame.height}|{settings.gzip_level}|{settings.max_rows_per_file}|"
+        f"{settings.max_bytes_per_file}|{settings.slice_rows}".encode()
+    )
+    if frame.height:
+        digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
+    return digest.hexdigest()
 
 
 @dataclass(frozen=True)
@@ -42,6 +72,7 @@ class HourResult:
     uris: list[str]
     removed: list[str]
     kept: bool = False  # an earlier complete archive was left in place
+    cleaned: list[str] = field(default_factory=list)  # a crashed writer's unfinished uploads
 
 
 class _OpenObject:
@@ -119,49 +150,91 @@ def write_hour(
     rejects: pl.DataFrame,
     settings: WriteSettings,
     source_fingerprint: str | None = None,
+    writer: Writer | None = None,
 ) -> HourResult:
     """Replace one hour's archive with ``records`` and ``rejects``; readers never see a mix."""
     hour = layout.as_utc_hour(hour)
-    folder = layout.hour_dir(prefix, hour) + "/"
+    writer = writer or Writer()
+    lease = HourLease(
+        dest,
+        layout.lease_key(prefix, hour),
+        writer.run_id,
+        settings.lease_ttl_s,
+        writer.run_finished,
+    )
+    taken = lease.acquire(settings.lease_wait_s, f"hour {hour_label(hour)} of {integration!r}")
+    try:
+        # Listed under the lease: nobody else adds or removes objects in the hour meanwhile.
+        cleaned = dest.remove_incomplete(layout.hour_dir(prefix, hour) + "/", taken.acquired)
+        existing = dest.list_keys(layout.hour_dir(prefix, hour) + "/")
+        return _replace(
+            dest,
+            lease,
+            integration,
+            prefix,
+            hour,
+            records,
+            rejects,
+            settings,
+            source_fingerprint,
+            existing,
+            cleaned,
+        )
+    finally:
+        lease.release()
+
+
+def _replace(
+    dest: Destination,
+    lease: HourLease,
+    integration: str,
+    prefix: str,
+    hour: datetime,
+    records: pl.DataFrame,
+    rejects: pl.DataFrame,
+    settings: WriteSettings,
+    source_fingerprint: str | None,
+    existing: list[str],
+    cleaned: list[str],
+) -> HourResult:
     manifest_key = layout.manifest_key(prefix, hour)
-    rejects_key = layout.rejects_key(prefix, hour)
-    existing = dest.list_keys(folder)
     if not records.height and not rejects.height and manifest_key in existing:
         # The source returned nothing for an hour that was archived whole: far more likely a
         # pruned or misread source than deleted traffic. Keep the archive; never lose rows.
-        return HourResult(hour, None, [], [], kept=True)
-    if manifest_key in existing:
-        dest.delete_object(manifest_key)
-
+        # The manifest is never deleted before its successor lands, so a crash cannot
+        # turn this hour into one that looks unarchived.
+        return HourResult(hour, None, [], [], kept=True, cleaned=cleaned)
+    tag = content_tag(records, settings)
     batches = write_frame(
-        dest, records, lambda i: layout.batch_key(prefix, integration, hour, i), settings
+        dest, records, lambda i: layout.batch_key(prefix, integration, hour, i, tag), settings
     )
-    reject_entry = None
+    reject_entry, rejects_key = None, None
     if rejects.height:
+        rejects_key = layout.rejects_key(prefix, hour, content_tag(rejects, settings))
         [(_, reject_entry)] = write_frame(
             dest, rejects, lambda _: rejects_key, WriteSettings(settings.gzip_level, sys.maxsize)
         )
-    kept = {key for key, _ in batches} | ({rejects_key} if reject_entry else set())
-    removed = [
+    listed = {key for key, _ in batches} | ({rejects_key} if rejects_key else set())
+    stale = [
         key
         for key in existing
-        if key not in kept and (layout.is_batch_key(key) or key == rejects_key)
+        if key not in listed and (layout.is_batch_key(key) or layout.is_rejects_key(key))
     ]
-    for key in removed:
+    lease.check()  # still ours: a writer that stalled past its lease publishes nothing
+    manifest = None
+    if batches or reject_entry is not None:
+        manifest = Manifest(
+            integration=integration,
+            hour=hour_label(hour),
+            total_rows=records.height,
+            files=[entry for _, entry in batches],
+            rejected_rows=rejects.height,
+            rejects=reject_entry,
+            gzip_level=settings.gzip_level,
+            source_fingerprint=source_fingerprint,
+        )
+        dest.put_object(manifest_key, manifest.to_bytes(), ObjectKind.JSON)
+    for key in stale:
         dest.delete_object(key)
-
-    if not batches and reject_entry is None:
-        return HourResult(hour, None, [], removed)
-    manifest = Manifest(
-        integration=integration,
-        hour=hour_label(hour),
-        total_rows=records.height,
-        files=[entry for _, entry in batches],
-        rejected_rows=rejects.height,
-        rejects=reject_entry,
-        gzip_level=settings.gzip_level,
-        source_fingerprint=source_fingerprint,
-    )
-    dest.put_object(manifest_key, manifest.to_bytes(), ObjectKind.JSON)
     uris = [dest.uri(key) for key, _ in batches]
-    return HourResult(hour, manifest, uris, removed)
+    return HourResult(hour, manifest, uris, stale, cleaned=cleaned)

@@ -306,6 +306,7 @@ class FaultyProxy:
         self._requests = 0
         self._failed = 0
         self._to_fail = fail_first
+        self._down_until = 0.0
 
     @property
     def requests(self) -> int:
@@ -330,12 +331,20 @@ class FaultyProxy:
         with self._lock:
             self._to_fail = count
 
+    def fail_for(self, seconds: float) -> None:
+        """An outage: answer every request with the canned error for ``seconds`` from now."""
+        with self._lock:
+            self._down_until = time.monotonic() + seconds
+
     def _admit(self, method: str, path: str) -> bool:
         """Count a request; True when it must be failed. Ignored requests pass uncounted."""
         if self.ignore(method, path):
             return False
         with self._lock:
             self._requests += 1
+            if time.monotonic() < self._down_until:
+                self._failed += 1
+                return True
             if self._to_fail > 0:
                 self._to_fail -= 1
                 self._failed += 1

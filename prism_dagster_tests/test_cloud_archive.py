@@ -80,13 +80,14 @@ def test_hours_archive_with_exact_keys_headers_and_rows(spool: Path, store: Stor
     }
     assert sorted(manifests) == [layout.manifest_key(PREFIX, H0), layout.manifest_key(PREFIX, H1)]
     expected_keys = {
-        layout.batch_key(PREFIX, "prod", hour_, i)
+        f"{key.rsplit('/', 1)[0]}/{entry['name']}"
         for key, manifest in manifests.items()
-        for hour_ in [H0 if "/03/31/" in key else H1]
-        for i in range(len(manifest["files"]))
+        for entry in manifest["files"]
     }
     batches = {k: v for k, v in objects.items() if layout.is_batch_key(k)}
     assert set(batches) == expected_keys
+    # Exactly the manifests and the batches they list: no lease, temp or stale object left.
+    assert set(objects) == set(manifests) | expected_keys
     for obj in batches.values():
         # Stored as a gzip file, not as gzip-encoded JSON: downloads stay gzip.
         assert obj.content_type == "application/gzip"

@@ -25,7 +25,7 @@ def test_hour_dir_across_day_month_and_year_boundaries(moment: str, expected: st
 
 
 def test_no_prefix_starts_at_logs() -> None:
-    key = layout.batch_key("", "prod", hour("2026-03-31T14"), 0)
+    key = layout.batch_key("", "prod", hour("2026-03-31T14"), 0, "c1")
     assert key.startswith("logs/2026/03/31/hour=14/batch_")
     assert key.endswith(".jsonl.gz")
 
@@ -37,15 +37,16 @@ def test_hour_is_taken_in_utc_whatever_the_input_zone() -> None:
 
 def test_batch_ids_are_deterministic_and_distinct() -> None:
     h = hour("2026-03-31T14")
-    first = layout.batch_id("prod", h, 0)
-    assert first == layout.batch_id("prod", h + timedelta(minutes=59), 0)
+    first = layout.batch_id("prod", h, 0, "c1")
+    assert first == layout.batch_id("prod", h + timedelta(minutes=59), 0, "c1")
     assert len(first) == 12 and int(first, 16) >= 0
     others = {
-        layout.batch_id("prod", h, 1),
-        layout.batch_id("staging", h, 0),
-        layout.batch_id("prod", h + timedelta(hours=1), 0),
+        layout.batch_id("prod", h, 1, "c1"),
+        layout.batch_id("staging", h, 0, "c1"),
+        layout.batch_id("prod", h + timedelta(hours=1), 0, "c1"),
+        layout.batch_id("prod", h, 0, "c2"),  # other rows: other keys
     }
-    assert first not in others and len(others) == 3
+    assert first not in others and len(others) == 4
 
 
 def test_hours_between_is_half_open() -> None:
@@ -57,5 +58,7 @@ def test_only_batch_files_count_as_batches() -> None:
     folder = "p/logs/2026/03/31/hour=14"
     assert layout.is_batch_key(f"{folder}/batch_0123456789ab.jsonl.gz")
     assert not layout.is_batch_key(f"{folder}/{layout.MANIFEST_NAME}")
-    assert not layout.is_batch_key(f"{folder}/{layout.REJECTS_NAME}")
+    assert not layout.is_batch_key(f"{folder}/{layout.REJECTS_PREFIX}0123456789ab.jsonl.gz")
+    assert layout.is_rejects_key(f"{folder}/{layout.REJECTS_PREFIX}0123456789ab.jsonl.gz")
+    assert not layout.is_batch_key(f"{folder}/{layout.LEASE_NAME}")
     assert not layout.is_batch_key(f"{folder}/.batch_0123456789ab.jsonl.gz.tmp-1")

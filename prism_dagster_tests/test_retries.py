@@ -143,3 +143,46 @@ def test_a_materialisation_rides_out_a_throttled_store(moto, monkeypatch, tmp_pa
         assert proxy.failed == 3
         keys = sorted(store.objects())
     assert "logs/2026/03/31/hour=14/_manifest.json" in keys and len(keys) >= 2
+
+
+S3_INTERNAL_ERROR = (
+    b'<?xml version="1.0" encoding="UTF-8"?><Error><Code>InternalError</Code>'
+    b"<Message>We encountered an internal error. Please try again.</Message></Error>"
+)
+
+
+def test_a_ten_second_outage_is_ridden_through(moto, monkeypatch, caplog) -> None:
+    store = S3Store(moto)
+    with servers.faulty_proxy(
+        moto.endpoint_url, fail_first=0, status=500, body=S3_INTERNAL_ERROR
+    ) as proxy:
+        patient = {"initial_backoff_s": 0.5, "max_backoff_s": 2.0, "give_up_after_s": 60}
+        dest = _through(store, proxy.url, moto.endpoint_url, monkeypatch, retry=patient)
+        proxy.fail_for(10)
+        with caplog.at_level("WARNING", logger="prism_dagster"):
+            dest.put_object("prism/a.json", b"{}", ObjectKind.JSON)
+        assert proxy.failed >= 5  # it really was down, and retried well past 5 attempts' ~7 s
+    assert store.objects()["prism/a.json"].data == b"{}"
+    messages = [r.getMessage() for r in caplog.records]
+    assert any("storage service error" in m and "Retry 1 of at most 29" in m for m in messages)
+    assert not any("giving up" in m.lower() for m in messages)
+
+
+def test_giving_up_is_said_once_with_the_cause_in_operator_words(moto, monkeypatch, caplog) -> None:
+    store = S3Store(moto)
+    with servers.faulty_proxy(
+        moto.endpoint_url, fail_first=0, status=500, body=S3_INTERNAL_ERROR
+    ) as proxy:
+        quick = {"initial_backoff_s": 0.05, "max_backoff_s": 0.2, "give_up_after_s": 1.0}
+        dest = _through(store, proxy.url, moto.endpoint_url, monkeypatch, retry=quick)
+        proxy.fail_for(60)
+        with (
+            caplog.at_level("WARNING", logger="prism_dagster"),
+            pytest.raises(DestinationError) as caught,
+        ):
+            dest.put_object("prism/a.json", b"{}", ObjectKind.JSON)
+    error = caught.value
+    assert error.cause is FailureCause.SERVER_ERROR  # a 500 is not throttling
+    assert str(error).startswith("integration 'prod' (s3 bucket")
+    assert "Gave up after" in str(error) and error.attempts == proxy.failed > 1
+    assert sum("Giving up" in r.getMessage() for r in caplog.records) == 1

@@ -20,7 +20,7 @@ from prism_dagster.io_managers import read_hour
 from prism_dagster.manifest import Manifest
 from prism_dagster.normalize import normalize
 from prism_dagster.sources import SourceBatch
-from prism_dagster.writer import WriteSettings, write_hour
+from prism_dagster.writer import WriteSettings, content_tag, write_hour
 from prism_dagster_tests.conftest import hour, read_archive_lines, tree_bytes
 
 H14 = hour("2026-03-31T14")
@@ -68,7 +68,8 @@ def test_multi_file_hour_holds_every_row_once_in_order(archive_root: Path) -> No
     assert manifest is not None
     assert [f.rows for f in manifest.files] == [2000, 2000, 1500]
     assert manifest.total_rows == 5500
-    expected_names = [f"batch_{layout.batch_id('prod', H14, i)}.jsonl.gz" for i in range(3)]
+    tag = content_tag(frame, WriteSettings(slice_rows=1000, max_rows_per_file=2000))
+    expected_names = [f"batch_{layout.batch_id('prod', H14, i, tag)}.jsonl.gz" for i in range(3)]
     assert [f.name for f in manifest.files] == expected_names
     folder = archive_root / layout.hour_dir(PREFIX, H14)
     lines = [
@@ -122,7 +123,7 @@ def test_shrinking_hour_removes_stale_batches(archive_root: Path) -> None:
     dest = LocalDestination(path=str(archive_root))
     write(dest, records(5000), max_rows_per_file=2000)
     result = write(dest, records(1000), max_rows_per_file=2000)
-    assert len(result.removed) == 2
+    assert len(result.removed) == 3  # new rows, new keys: every earlier batch goes
     files = read_archive_lines(archive_root)
     assert len(files) == 1 and len(next(iter(files.values()))) == 1000
 
@@ -147,7 +148,7 @@ def test_an_empty_rerun_keeps_an_archived_hour(archive_root: Path) -> None:
 def test_an_empty_rerun_clears_leftovers_of_a_crashed_write(archive_root: Path) -> None:
     dest = LocalDestination(path=str(archive_root))
     write(dest, records(10))
-    dest.delete_object(layout.manifest_key(PREFIX, H14))  # as a crash mid-rewrite leaves it
+    dest.delete_object(layout.manifest_key(PREFIX, H14))  # as a crashed first write leaves it
     result = write(dest, records(0))
     assert not result.kept and len(result.removed) == 1
     assert [p for p in archive_root.rglob("*") if p.is_file()] == []
@@ -165,9 +166,10 @@ def test_rejects_are_kept_beside_the_hour(archive_root: Path) -> None:
     )
     result = write(dest, records(3), rejects)
     assert result.manifest is not None and result.manifest.rejected_rows == 1
-    kept = gzip.decompress(
-        (archive_root / layout.rejects_key(PREFIX, H14)).read_bytes()
-    ).splitlines()
+    assert result.manifest.rejects is not None
+    kept_path = archive_root / layout.hour_dir(PREFIX, H14) / result.manifest.rejects.name
+    assert layout.is_rejects_key(kept_path.name)
+    kept = gzip.decompress(kept_path.read_bytes()).splitlines()
     assert json.loads(kept[0]) == {
         "source_file": "s.ndjson",
         "line_number": 7,
@@ -175,7 +177,7 @@ def test_rejects_are_kept_beside_the_hour(archive_root: Path) -> None:
         "line": "{oops",
     }
     write(dest, records(3))
-    assert not (archive_root / layout.rejects_key(PREFIX, H14)).exists()
+    assert not kept_path.exists()
 
 
 class CrashingDestination(LocalDestination):
@@ -192,20 +194,21 @@ class CrashingDestination(LocalDestination):
             yield sink
 
 
-def test_crash_mid_hour_leaves_no_manifest_and_no_partial_object(archive_root: Path) -> None:
+def test_crash_mid_hour_leaves_the_previous_hour_whole(archive_root: Path) -> None:
     good = LocalDestination(path=str(archive_root))
     write(good, records(3000), max_rows_per_file=1000)
-    second = layout.batch_key(PREFIX, "prod", H14, 1)
+    new = records(3000, minute_step=0.002)
+    tag = content_tag(new, WriteSettings(slice_rows=1000, max_rows_per_file=1000))
+    second = layout.batch_key(PREFIX, "prod", H14, 1, tag)
     crashing = CrashingDestination(path=str(archive_root), crash_at=second)
     with pytest.raises(ConnectionError):
-        write(crashing, records(3000, minute_step=0.002), max_rows_per_file=1000)
+        write(crashing, new, max_rows_per_file=1000)
     folder = archive_root / layout.hour_dir(PREFIX, H14)
     names = sorted(p.name for p in folder.iterdir())
-    assert layout.MANIFEST_NAME not in names  # readers see the hour as incomplete
     assert not [n for n in names if n.startswith(".")]  # no temp file left behind
-    assert (folder / Path(second).name).read_bytes() != b"partial bytes"
-    with pytest.raises(Exception, match="is missing: the hour is incomplete"):
-        read_hour(good, PREFIX, H14)
-    result = write(good, records(3000, minute_step=0.002), max_rows_per_file=1000)
+    assert not (folder / Path(second).name).exists()  # nothing partial under its key
+    # The previous manifest was never removed, and every file it lists is untouched.
+    assert read_hour(good, PREFIX, H14).equals(records(3000))
+    result = write(good, new, max_rows_per_file=1000)
     assert Manifest.from_bytes((folder / layout.MANIFEST_NAME).read_bytes(), "x") == result.manifest
     assert read_hour(good, PREFIX, H14).equals(records(3000, minute_step=0.002))

@@ -27,9 +27,9 @@ _CODES: dict[str, tuple[FailureCause, str]] = {
     "AuthorizationResourceTypeMismatch": (FailureCause.ACCESS_DENIED, _PERMISSIONS),
     "InsufficientAccountPermissions": (FailureCause.ACCESS_DENIED, _PERMISSIONS),
     "AccountIsDisabled": (FailureCause.ACCESS_DENIED, "Enable the storage account."),
-    "ServerBusy": (FailureCause.THROTTLED, "Retries ran out; lower the request rate."),
-    "OperationTimedOut": (FailureCause.UNREACHABLE, "Retries ran out; check the network."),
-    "InternalError": (FailureCause.THROTTLED, "Retries ran out; try again later."),
+    "ServerBusy": (FailureCause.THROTTLED, "Lower the request rate, or try again later."),
+    "OperationTimedOut": (FailureCause.UNREACHABLE, "Check the network path to the account."),
+    "InternalError": (FailureCause.SERVER_ERROR, "The store failed on its side; try again later."),
 }
 
 
@@ -164,6 +164,24 @@ class AzureDestination(Destination):
 
     def open_object(self, key: str, kind: ObjectKind) -> AbstractContextManager[ObjectSink]:
         return streamed(_AzureSink(self, key, kind))
+
+    def create_if_absent(self, key: str, data: bytes) -> bool:
+        from azure.core.exceptions import ResourceExistsError
+        from azure.storage.blob import ContentSettings
+
+        def create() -> bool:
+            try:
+                self.container_client().upload_blob(
+                    key,
+                    data,
+                    overwrite=False,  # 409 BlobAlreadyExists if the key exists
+                    content_settings=ContentSettings(content_type="application/json"),
+                )
+                return True
+            except ResourceExistsError:
+                return False
+
+        return self.run(f"creating {self.uri(key)}", create)
 
     def get_object(self, key: str) -> bytes:
         # decompress=False: the stored gzip bytes, even if stored with Content-Encoding gzip.

@@ -8,6 +8,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
+from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar, TypeVar
 
@@ -46,7 +47,10 @@ class Destination(dg.ConfigurableResource, ABC):
         "the saved file is no longer gzip. Default: Content-Type application/gzip, no encoding.",
     )
     retry_attempts: int = Field(
-        default=5, ge=1, description="Attempts per request, first included."
+        default=30,
+        ge=1,
+        description="At most this many attempts per request, first included; retrying also "
+        "stops at retry_timeout_s, whichever comes first.",
     )
     retry_initial_backoff_s: float = Field(default=0.5, gt=0)
     retry_max_backoff_s: float = Field(default=20.0, gt=0)
@@ -69,6 +73,21 @@ class Destination(dg.ConfigurableResource, ABC):
     @abstractmethod
     def open_object(self, key: str, kind: ObjectKind) -> AbstractContextManager[ObjectSink]:
         """Stream an object: committed when the block exits cleanly, discarded on error."""
+
+    @abstractmethod
+    def create_if_absent(self, key: str, data: bytes) -> bool:
+        """Write a small JSON object only if ``key`` does not exist yet, atomically.
+
+        True if this call created it, False if the key already existed (whoever wrote it).
+        """
+
+    def remove_incomplete(self, prefix: str, begun_before: datetime) -> list[str]:
+        """Discard uploads under ``prefix`` that never completed and began before ``begun_before``.
+
+        Returns what was discarded. Stores that expire unfinished uploads on their own
+        (Azure's uncommitted blocks, GCS resumable sessions: both after 7 days) keep this no-op.
+        """
+        return []
 
     def put_object(self, key: str, data: bytes, kind: ObjectKind) -> None:
         """Write a small object in one go."""
@@ -110,11 +129,14 @@ class Destination(dg.ConfigurableResource, ABC):
     def run(self, action: str, call: Callable[[], T]) -> T:
         """One SDK request, retried while its failure is transient (5xx, throttling, network).
 
-        Exponential backoff with full jitter, bounded by ``retry_attempts`` and
-        ``retry_timeout_s``. SDKs' own retries are off, so this is the one policy, on every
-        provider. Permanent failures (denied, missing, bad key) raise at once.
+        Exponential backoff with full jitter until ``retry_timeout_s`` has passed (or
+        ``retry_attempts`` were made): the last wait is cut to end at the deadline, so an
+        outage shorter than the limit is ridden through. SDKs' own retries are off, so this
+        is the one policy, on every provider. Permanent failures (denied, missing, bad key)
+        raise at once.
         """
-        deadline = time.monotonic() + self.retry_timeout_s
+        started = time.monotonic()
+        deadline = started + self.retry_timeout_s
         for attempt in range(1, self.retry_attempts + 1):
             try:
                 return call()
@@ -122,16 +144,21 @@ class Destination(dg.ConfigurableResource, ABC):
                 raise
             except Exception as exc:
                 error = self.translate(exc, action)
+                if not error.transient:
+                    # "from None": the SDK's exception may quote credentials; ours is scrubbed.
+                    raise error from None
                 ceiling = min(
                     self.retry_max_backoff_s, self.retry_initial_backoff_s * 2 ** (attempt - 1)
                 )
-                delay = random.uniform(0, ceiling)
-                last = attempt == self.retry_attempts or time.monotonic() + delay > deadline
-                if not error.transient or last:
-                    # "from None": the SDK's exception may quote credentials; ours is scrubbed.
-                    raise error from None
+                left = deadline - time.monotonic()
+                if attempt == self.retry_attempts or left <= 0:
+                    spent = time.monotonic() - started
+                    _log.error(f"{error} Giving up after {attempt} attempt(s) in {spent:.0f}s.")
+                    raise error.gave_up(attempt, spent) from None
+                delay = min(random.uniform(0, ceiling), left)
                 _log.warning(
-                    f"{error} (attempt {attempt}/{self.retry_attempts}); retrying in {delay:.1f}s"
+                    f"{error} Retry {attempt} of at most {self.retry_attempts - 1} in "
+                    f"{delay:.1f}s (retrying for up to {self.retry_timeout_s:.0f}s)."
                 )
                 time.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")

@@ -138,9 +138,12 @@ class GcsDestination(Destination):
             return self.error(action, FailureCause.INVALID_CREDENTIALS, _short(exc), fix)
         if isinstance(exc, api.Forbidden):
             return self.error(action, FailureCause.ACCESS_DENIED, _short(exc), _PERMISSIONS)
-        if isinstance(exc, api.TooManyRequests | api.ServerError):
-            fix = "Retries ran out; lower the request rate or try again later."
+        if isinstance(exc, api.TooManyRequests | api.ServiceUnavailable):
+            fix = "Lower the request rate, or try again later."
             return self.error(action, FailureCause.THROTTLED, _short(exc), fix, transient=True)
+        if isinstance(exc, api.ServerError):
+            fix = "The store failed on its side; try again later."
+            return self.error(action, FailureCause.SERVER_ERROR, _short(exc), fix, transient=True)
         if isinstance(exc, api.GoogleAPICallError):
             return self.error(action, FailureCause.UNKNOWN, _short(exc), "See the error.")
         if isinstance(exc, auth.TransportError | ConnectionError | TimeoutError) or _is_requests(
@@ -155,6 +158,23 @@ class GcsDestination(Destination):
 
     def open_object(self, key: str, kind: ObjectKind) -> AbstractContextManager[ObjectSink]:
         return streamed(_GcsSink(self, key, kind))
+
+    def create_if_absent(self, key: str, data: bytes) -> bool:
+        from google.api_core.exceptions import PreconditionFailed
+
+        def create() -> bool:
+            blob = self.bucket_client().blob(key)
+            try:
+                # Generation 0 means "no live object": GCS refuses with 412 if one exists.
+                # (The GCS emulator ignores this precondition; real GCS enforces it.)
+                blob.upload_from_string(
+                    data, content_type="application/json", if_generation_match=0, retry=None
+                )
+                return True
+            except PreconditionFailed:
+                return False
+
+        return self.run(f"creating {self.uri(key)}", create)
 
     def get_object(self, key: str) -> bytes:
         # raw_download: the stored gzip bytes, never "decompressive transcoding".

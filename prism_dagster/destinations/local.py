@@ -6,6 +6,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, ClassVar
 from urllib.parse import quote
@@ -72,6 +73,40 @@ class LocalDestination(Destination):
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
+
+    def create_if_absent(self, key: str, data: bytes) -> bool:
+        target = self._target(key)
+        temp = target.with_name(f".{target.name}{_TEMP_MARK}{uuid.uuid4().hex}")
+
+        def create() -> bool:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            temp.write_bytes(data)
+            try:
+                # link() fails if the target exists, and the target appears whole: atomic.
+                os.link(temp, target)
+                return True
+            except FileExistsError:
+                return False
+            finally:
+                temp.unlink(missing_ok=True)
+
+        return self.run(f"creating {self.uri(key)}", create)
+
+    def remove_incomplete(self, prefix: str, begun_before: datetime) -> list[str]:
+        base = self._target(prefix.rstrip("/"))
+        cutoff = begun_before.timestamp()
+
+        def sweep() -> list[str]:
+            if not base.is_dir():
+                return []
+            removed = []
+            for temp in base.rglob(f".*{_TEMP_MARK}*"):
+                if temp.is_file() and temp.stat().st_mtime < cutoff:
+                    temp.unlink(missing_ok=True)
+                    removed.append(temp.relative_to(self.root).as_posix())
+            return sorted(removed)
+
+        return self.run(f"cleaning {self.uri(prefix)}", sweep)
 
     def get_object(self, key: str) -> bytes:
         return self.run(f"reading {self.uri(key)}", self._target(key).read_bytes)

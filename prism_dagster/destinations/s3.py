@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
+from datetime import datetime
 from typing import Any, ClassVar
 
 from dagster_aws.s3 import S3Resource
@@ -26,9 +27,10 @@ _CODES: dict[str, tuple[FailureCause, str]] = {
     "AuthorizationHeaderMalformed": (FailureCause.WRONG_REGION, "Set 'region' to the bucket's."),
     "PermanentRedirect": (FailureCause.WRONG_REGION, "Set 'region' to the bucket's region."),
     "IllegalLocationConstraintException": (FailureCause.WRONG_REGION, "Fix 'region'."),
-    "SlowDown": (FailureCause.THROTTLED, "Retries ran out; lower the request rate or retry."),
-    "ServiceUnavailable": (FailureCause.THROTTLED, "Retries ran out; try again later."),
-    "RequestTimeout": (FailureCause.UNREACHABLE, "Retries ran out; check the network."),
+    "SlowDown": (FailureCause.THROTTLED, "Lower the request rate, or try again later."),
+    "ServiceUnavailable": (FailureCause.THROTTLED, "Try again later."),
+    "RequestTimeout": (FailureCause.UNREACHABLE, "Check the network path to the endpoint."),
+    "InternalError": (FailureCause.SERVER_ERROR, "The store failed on its side; try again later."),
     "RequestTimeTooSkewed": (FailureCause.INVALID_CREDENTIALS, "Fix this machine's clock."),
 }
 
@@ -147,7 +149,10 @@ class S3Destination(Destination):
                 cause, fix = _CODES["NoSuchBucket"]
             transient = status >= 500 or status == 429 or code in ("SlowDown", "RequestTimeout")
             if transient and cause is FailureCause.UNKNOWN:
-                cause, fix = FailureCause.THROTTLED, "Retries ran out; try again later."
+                # 429 and 503 ask us to slow down; any other 5xx is the store failing.
+                cause, fix = (
+                    _CODES["SlowDown"] if status in (429, 503) else _CODES["InternalError"]
+                )
             return self.error(action, cause, f"{code or status}: {exc}", fix, transient)
         if isinstance(exc, NoCredentialsError | PartialCredentialsError | ProfileNotFound):
             fix = "Set access_key_id/secret_access_key or configure an AWS role or profile."
@@ -159,6 +164,43 @@ class S3Destination(Destination):
 
     def open_object(self, key: str, kind: ObjectKind) -> AbstractContextManager[ObjectSink]:
         return streamed(_S3Sink(self, key, kind))
+
+    def create_if_absent(self, key: str, data: bytes) -> bool:
+        from botocore.exceptions import ClientError
+
+        def create() -> bool:
+            try:
+                self.client().put_object(
+                    Bucket=self.bucket,
+                    Key=key,
+                    Body=data,
+                    ContentType="application/json",
+                    IfNoneMatch="*",  # S3's conditional create: 412 if the key exists
+                )
+                return True
+            except ClientError as exc:
+                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+                # 409 ConditionalRequestConflict: a concurrent conditional write won the race.
+                if status in (409, 412):
+                    return False
+                raise
+
+        return self.run(f"creating {self.uri(key)}", create)
+
+    def remove_incomplete(self, prefix: str, begun_before: datetime) -> list[str]:
+        def sweep() -> list[str]:
+            client, removed = self.client(), []
+            pages = client.get_paginator("list_multipart_uploads")
+            for page in pages.paginate(Bucket=self.bucket, Prefix=prefix):
+                for upload in page.get("Uploads", []):
+                    if upload["Initiated"] < begun_before:
+                        client.abort_multipart_upload(
+                            Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
+                        )
+                        removed.append(upload["Key"])
+            return sorted(removed)
+
+        return self.run(f"aborting unfinished uploads under {self.uri(prefix)}", sweep)
 
     def get_object(self, key: str) -> bytes:
         def read() -> bytes:

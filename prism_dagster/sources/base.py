@@ -75,7 +75,7 @@ class LogSource(dg.ConfigurableResource, ABC):
 
     bad_records: BadRecordPolicy = Field(
         default="keep",
-        description="keep: archive good rows, keep bad lines in _rejects.jsonl.gz; "
+        description="keep: archive good rows, keep bad lines in _rejects_{id}.jsonl.gz; "
         "fail: fail the run naming the first bad lines.",
     )
 
