@@ -1,0 +1,44 @@
+"""The late-rows sensor never requests a second writer for an hour a run is writing."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from prism_dagster.simulate import simulate
+from prism_dagster_tests.conftest import gateway_row, hour, write_spool
+from prism_dagster_tests.lifecycle import Daemon
+
+NOW = hour("2026-04-01T02").replace(minute=30)
+
+
+def test_an_hour_with_a_run_in_flight_is_not_requested_again(spool, tmp_path, monkeypatch):
+    simulate(spool, hour("2026-04-01T00"), hour("2026-04-01T02"), rate=30, seed=5)
+    raw = {
+        "source": {"kind": "spool", "path": str(spool)},
+        "integrations": [
+            {
+                "name": "prod",
+                "provider": "local",
+                "path": str(tmp_path / "archive"),
+                "start": "2026-04-01T00",
+                "history": {"since": "2026-04-01T00"},
+            }
+        ],
+        "status_store": {"url": f"sqlite:///{tmp_path / 'status.db'}"},
+    }
+    with dg.instance_for_test() as instance:
+        daemon = Daemon(raw, instance, monkeypatch, NOW)
+        for request in daemon.schedule():
+            assert daemon.launch(request).success
+        write_spool(spool / "late.ndjson", [gateway_row("late", "2026-04-01T01:30:00Z")])
+        # A run of that hour is under way (launched from the UI, say): hands off.
+        job = daemon.defs.resolve_job_def("archive_prod")
+        run = instance.create_run_for_job(
+            job_def=job,
+            tags={"dagster/partition": "2026-04-01-01:00"},
+            status=dg.DagsterRunStatus.STARTED,
+        )
+        assert daemon.sensor("prism_late_rows").run_requests == []
+        instance.report_run_failed(run)  # it ended: the changed hour is requested now
+        [request] = daemon.sensor("prism_late_rows").run_requests
+    assert request.tags["dagster/partition"] == "2026-04-01-01:00"
