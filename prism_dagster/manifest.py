@@ -36,6 +36,8 @@ class Manifest:
     gzip_level: int = 6
     #: What the source held for this hour when it was read (see sources.base.fingerprint).
     source_fingerprint: str | None = None
+    #: Every source line of the hour is a row or a reject: ``total_rows + rejected_rows``.
+    source_lines: int = 0
     columns: list[str] = field(default_factory=lambda: list(RECORD_COLUMNS))
     format: str = MANIFEST_FORMAT
 

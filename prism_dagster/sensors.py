@@ -23,28 +23,51 @@ _ERROR_CLASSES = {"DestinationError", "BadRecordsError", "ManifestError", "Confi
 Jobs = Sequence[UnresolvedAssetJobDefinition]
 
 
+def _words(info: SerializableErrorInfo) -> str:
+    """An error's message without the ``module.ClassName: `` Dagster puts before it."""
+    head, sep, rest = info.message.strip().partition(": ")
+    return rest.strip() if sep and head.rsplit(".", 1)[-1] == info.cls_name else head + sep + rest
+
+
+def _cause_of(info: SerializableErrorInfo) -> FailureCause | None:
+    text = _words(info)
+    if info.cls_name == "HourBusyError":
+        return FailureCause.HOUR_BUSY
+    if info.cls_name == "BadRecordsError":
+        return FailureCause.BAD_SOURCE_DATA
+    if info.cls_name == "SourceError":
+        for cause in (
+            FailureCause.BAD_SOURCE_SCHEMA,
+            FailureCause.SOURCE_DENIED,
+            FailureCause.BAD_SOURCE_SETTING,
+        ):
+            if f": {cause.value}" in text:
+                return cause
+        return FailureCause.SOURCE_UNREACHABLE
+    if info.cls_name in _ERROR_CLASSES:
+        for cause in FailureCause:
+            if f"failed: {cause.value}" in text:
+                return cause
+    return None
+
+
 def classify(
     errors: Sequence[SerializableErrorInfo], secrets: Sequence[str] = ()
 ) -> tuple[FailureCause, str]:
-    """The cause of a failed run, from its step errors (ours carry the cause in the message)."""
+    """The cause of a failed run, from its step errors (ours carry the cause in the message).
+
+    The message kept is the operator's words: no Python class name in front of it.
+    """
     deepest = None
     for error in errors:
         info: SerializableErrorInfo | None = error
         while info is not None:
             deepest = info
-            if info.cls_name == "BadRecordsError":
-                return FailureCause.BAD_SOURCE_DATA, redact(info.message.strip(), secrets)
-            if info.cls_name == "SourceError":
-                for cause in (FailureCause.BAD_SOURCE_SCHEMA, FailureCause.SOURCE_DENIED):
-                    if f": {cause.value}" in info.message:
-                        return cause, redact(info.message.strip(), secrets)
-                return FailureCause.SOURCE_UNREACHABLE, redact(info.message.strip(), secrets)
-            if info.cls_name in _ERROR_CLASSES:
-                for cause in FailureCause:
-                    if f"failed: {cause.value}" in info.message:
-                        return cause, redact(info.message.strip(), secrets)
+            cause = _cause_of(info)
+            if cause is not None:
+                return cause, redact(_words(info), secrets)
             info = info.cause
-    message = f"{deepest.cls_name}: {deepest.message.strip()}" if deepest else "no error reported"
+    message = _words(deepest) if deepest else "no error reported"
     return FailureCause.UNKNOWN, redact(message, secrets)
 
 

@@ -229,6 +229,7 @@ def _replace(
             total_rows=records.height,
             files=[entry for _, entry in batches],
             rejected_rows=rejects.height,
+            source_lines=records.height + rejects.height,
             rejects=reject_entry,
             gzip_level=settings.gzip_level,
             source_fingerprint=source_fingerprint,

@@ -114,6 +114,7 @@ def test_materialization_metadata_describes_the_hour(spool: Path, archive_root: 
     assert meta["compressed_bytes"] == sum(f["bytes"] for f in manifest["files"])
     assert meta["uncompressed_bytes"] == sum(f["uncompressed_bytes"] for f in manifest["files"])
     assert meta["rejected_rows"] == manifest["rejected_rows"] == 2
+    assert meta["source_lines"] == manifest["source_lines"] == meta["rows"] + 2
     lines = [x for f in archive_root.rglob("batch_*") for x in read_archive_lines(f.parent)[f.name]]
     assert meta["total_cost"] == pytest.approx(sum(x["cost"] for x in lines))
     assert meta["error_count"] == sum(x["is_error"] for x in lines)

@@ -101,3 +101,74 @@ def test_missing_file_and_bad_yaml_are_config_errors(tmp_path: Path) -> None:
     bad.write_text("source: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def _two(first: dict[str, Any], second: dict[str, Any]) -> dict[str, Any]:
+    base = {"start": "2026-03-01T00"}
+    return {
+        "source": {"kind": "spool", "path": "/tmp/spool"},
+        "integrations": [{"name": "a", **base, **first}, {"name": "b", **base, **second}],
+    }
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ({"provider": "local", "path": "/tmp/x"}, {"provider": "local", "path": "/tmp/x/."}),
+        ({"provider": "local", "path": "/tmp/x"}, {"provider": "local", "path": "/tmp/y/../x"}),
+        (
+            {"provider": "s3", "bucket": "logs", "region": "eu-west-1"},
+            {"provider": "s3", "bucket": {"env": "TEST_ALIAS_BUCKET"}, "region": "us-east-1"},
+        ),
+        (
+            {"provider": "s3", "bucket": "logs", "region": "x", "endpoint_url": "http://H:9000"},
+            {"provider": "s3", "bucket": "logs", "region": "x", "endpoint_url": "http://h:9000/"},
+        ),
+        (
+            {"provider": "gcs", "bucket": "logs", "prefix": "p/"},
+            {"provider": "gcs", "bucket": "logs", "prefix": "p"},
+        ),
+    ],
+)
+def test_aliased_destinations_are_refused_at_load(first, second, monkeypatch) -> None:
+    monkeypatch.setenv("TEST_ALIAS_BUCKET", "logs")
+    with pytest.raises(ConfigError, match="integration 'b': writes the same destination"):
+        parse_config(_two(first, second))
+
+
+def test_a_relative_and_an_absolute_path_to_one_folder_are_refused(tmp_path: Path) -> None:
+    raw = _two(
+        {"provider": "local", "path": "archive"},
+        {"provider": "local", "path": str(tmp_path / "archive")},
+    )
+    (tmp_path / "prism.yaml").write_text(yaml.safe_dump(raw))
+    with pytest.raises(ConfigError, match="integration 'b': writes the same destination"):
+        load_config(tmp_path / "prism.yaml")
+
+
+def test_other_prefixes_on_one_bucket_are_fine() -> None:
+    raw = _two(
+        {"provider": "s3", "bucket": "logs", "region": "x", "prefix": "a"},
+        {"provider": "s3", "bucket": "logs", "region": "x", "prefix": "b"},
+    )
+    assert [i.name for i in parse_config(raw).integrations] == ["a", "b"]
+
+
+def test_a_key_given_twice_is_refused_naming_it(tmp_path: Path) -> None:
+    path = tmp_path / "prism.yaml"
+    path.write_text(
+        "source: {kind: spool, path: /tmp/spool}\n"
+        "integrations:\n"
+        "  - name: prod\n    provider: local\n    path: /tmp/a\n    path: /tmp/b\n"
+        "    start: 2026-03-01T00\n"
+    )
+    with pytest.raises(ConfigError, match="key 'path' is given twice"):
+        load_config(path)
+
+
+def test_a_literal_password_in_the_status_store_url_is_refused() -> None:
+    raw = _config()
+    raw["status_store"] = {"url": "postgresql://prism:hunter22@db/prism"}
+    with pytest.raises(ConfigError, match="status_store") as caught:
+        parse_config(raw)
+    assert "hunter22" not in str(caught.value) and "use url: {env: NAME}" in str(caught.value)

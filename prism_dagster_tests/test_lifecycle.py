@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +210,8 @@ def test_each_failure_cause_is_classified(
     assert state.status is Status.ERROR
     assert state.error_cause == expected, state.last_error
     assert secret not in state.last_error
+    # Operator words first: never a Python class name such as "prism_dagster.errors.X: ".
+    assert not re.match(r"^[\w.]*(Error|Exception|Failure)\b", state.last_error), state.last_error
 
 
 def test_stale_syncing_is_recovered(spool, tmp_path, monkeypatch) -> None:

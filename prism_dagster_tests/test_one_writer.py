@@ -16,6 +16,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import polars as pl
 import pytest
 
@@ -289,3 +290,36 @@ def test_a_killed_s3_writers_multipart_upload_is_aborted_by_the_next_run(moto, m
     assert result.cleaned == [key]
     assert client.list_multipart_uploads(Bucket=dest.bucket).get("Uploads", []) == []
     assert_hour_is_consistent(dest, [records(1000)])
+
+
+def test_a_run_refused_an_hour_shows_the_cause_in_operator_words(spool, tmp_path, monkeypatch):
+    from prism_dagster.simulate import simulate
+    from prism_dagster.status import Status
+    from prism_dagster_tests.lifecycle import Daemon
+
+    simulate(spool, hour("2026-03-31T20"), hour("2026-03-31T22"), rate=40, seed=3)
+    archive = tmp_path / "archive"
+    raw = {
+        "source": {"kind": "spool", "path": str(spool)},
+        "integrations": [
+            {"name": "prod", "provider": "local", "path": str(archive), "start": "2026-03-31T20"}
+            | {"prefix": PREFIX, "lease_wait_s": 0}
+        ],
+        "status_store": {"url": f"sqlite:///{tmp_path / 'status.db'}"},
+    }
+    dest = LocalDestination(path=str(archive))
+    HourLease(dest, layout.lease_key(PREFIX, hour("2026-03-31T21")), "run-elsewhere").try_acquire()
+    with dg.instance_for_test() as instance:
+        daemon = Daemon(raw, instance, monkeypatch, hour("2026-03-31T23"))
+        tags = {
+            "dagster/asset_partition_range_start": "2026-03-31-20:00",
+            "dagster/asset_partition_range_end": "2026-03-31-21:00",
+        }
+        assert not daemon.launch(dg.RunRequest(tags=tags)).success
+        state = daemon.store.get("prod")
+    assert state.status is Status.ERROR and state.error_cause == "hour being written by another run"
+    assert state.last_error.startswith("1 hour(s) were being written by another run")
+    assert "hour 2026-03-31T21:00:00Z of 'prod'" in state.last_error
+    # The other hour of the run was archived all the same.
+    assert dest.exists(layout.manifest_key(PREFIX, hour("2026-03-31T20")))
+    assert not dest.exists(layout.manifest_key(PREFIX, hour("2026-03-31T21")))

@@ -134,7 +134,10 @@ class GcsDestination(Destination):
             fix = "Create the bucket or fix 'bucket'."
             return self.error(action, FailureCause.MISSING_BUCKET, _short(exc), fix)
         if isinstance(exc, api.Unauthorized | auth.RefreshError | auth.DefaultCredentialsError):
-            fix = "Check service_account_json, or the application default credentials."
+            fix = (
+                "Check service_account_json, or the application default credentials; "
+                "for an emulator at endpoint_url, set anonymous: true."
+            )
             return self.error(action, FailureCause.INVALID_CREDENTIALS, _short(exc), fix)
         if isinstance(exc, api.Forbidden):
             return self.error(action, FailureCause.ACCESS_DENIED, _short(exc), _PERMISSIONS)
