@@ -22,6 +22,8 @@ class ArchiveWindow:
     records: pl.DataFrame
     rejects: pl.DataFrame
     fingerprints: dict[datetime, str] = field(default_factory=dict)
+    ignored: tuple[str, ...] = ()  # see SourceBatch
+    unreadable: tuple[str, ...] = ()
 
     def hours(self) -> Iterator[tuple[datetime, pl.DataFrame, pl.DataFrame]]:
         """(hour, records, rejects) for every hour of the window, empty hours included.

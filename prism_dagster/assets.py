@@ -69,7 +69,24 @@ def build_archive_asset(integration: Integration) -> dg.AssetsDefinition:
             f"{records.height} rows and {batch.rejects.height} rejected lines from "
             f"{log_source.describe()} for {window.start:%Y-%m-%dT%H}..{window.end:%Y-%m-%dT%H}"
         )
+        for problem in batch.unreadable[:_SHOWN_REJECTS]:
+            context.log.warning(f"could not read {problem}; its rows are not in this archive")
+        if batch.ignored:
+            context.log.warning(
+                f"{len(batch.ignored)} spool entries are not log files and were not read: "
+                + ", ".join(batch.ignored[:10])
+            )
         prints = batch_fingerprints(batch, window.start, window.end)
-        return dg.Output(ArchiveWindow(window.start, window.end, records, batch.rejects, prints))
+        return dg.Output(
+            ArchiveWindow(
+                window.start,
+                window.end,
+                records,
+                batch.rejects,
+                prints,
+                ignored=batch.ignored,
+                unreadable=batch.unreadable,
+            )
+        )
 
     return archive

@@ -120,6 +120,9 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
             "rejected_rows": obj.rejects.height,
             # Every source line read is archived or rejected: nothing is dropped in between.
             "source_lines": records.height + obj.rejects.height,
+            # Paths the source could not read (its rows' hours are unknown) or does not read.
+            "unreadable_paths": dg.MetadataValue.json(list(obj.unreadable[:_MAX_LISTED])),
+            "ignored_files": dg.MetadataValue.json(list(obj.ignored[:_MAX_LISTED])),
             "stale_files_removed": sum(len(r.removed) for r in results),
             # Left by a writer that crashed mid-upload (temp files, S3 multipart uploads).
             "unfinished_uploads_removed": sum(len(r.cleaned) for r in results),

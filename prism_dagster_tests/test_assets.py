@@ -216,3 +216,22 @@ def test_definitions_module_loads_from_prism_config(
     assert out[0] == str(sorted(["prism/archive/prod", GATEWAY_LOGS.key.to_user_string()]))
     assert out[1] == "['prism/gateway_request_logs']"
     assert out[2] == "2026-03-31-00:00"
+
+
+def test_paths_not_read_are_named_in_the_run_metadata(spool: Path, archive_root: Path) -> None:
+    from prism_dagster_tests.conftest import gateway_row, write_spool
+
+    write_spool(spool / "a.ndjson", [gateway_row("ok", "2026-03-31T22:10:00Z"), "{broken"])
+    (spool / "notes.txt").write_text("not a log file")
+    (spool / "gone.ndjson").symlink_to(spool / "deleted.ndjson")  # dangling
+    with dg.instance_for_test() as instance:
+        result = _run(_config(spool, archive_root), instance, START)
+        assert result.success
+        [event] = result.asset_materializations_for_node("prism__archive__prod")
+        meta = {k: v.value for k, v in event.metadata.items()}
+    assert meta["ignored_files"] == ["notes.txt"]
+    [unreadable] = meta["unreadable_paths"]
+    assert unreadable.startswith(f"{spool / 'gone.ndjson'}: ")
+    assert meta["rows"] == 1
+    manifest = json.loads(next(archive_root.rglob("_manifest.json")).read_text())
+    assert meta["source_lines"] == manifest["source_lines"] == 1 + manifest["rejected_rows"]

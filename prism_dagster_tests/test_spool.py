@@ -133,7 +133,8 @@ def test_poison_lines_become_rejects_and_never_block_the_hour(spool: Path) -> No
     write_spool(
         spool / "a.ndjson",
         [
-            gateway_row("good", "2026-03-31T14:00:00Z", latency_ms=9007199254740993),
+            gateway_row("good", "2026-03-31T14:00:00Z", latency_ms=86_400_000),
+            gateway_row("exact", "2026-03-31T14:00:30Z", latency_ms=9007199254740993),
             '{"request_id": "huge", "started_at": "2026-03-31T14:01:00Z", "latency_ms": 1e20}',
             '{"request_id": "inf", "started_at": "2026-03-31T14:02:00Z", "cost": 1e400}',
             gateway_row("nan", "2026-03-31T14:03:00Z", cost="NaN"),
@@ -147,12 +148,15 @@ def test_poison_lines_become_rejects_and_never_block_the_hour(spool: Path) -> No
     batch = SpoolSource(path=str(spool)).read_window(H14, H15)
     rows = {r["request_id"]: r for r in batch.rows.iter_rows(named=True)}
     assert sorted(rows) == ["float", "good"]
-    assert rows["good"]["latency_ms"] == 9007199254740993  # exact, not rounded through a float
+    assert rows["good"]["latency_ms"] == 86_400_000  # the documented maximum is kept
     assert rows["float"]["latency_ms"] == 1500
     reasons = dict(
         zip(batch.rejects["line"].to_list(), batch.rejects["reason"].to_list(), strict=True)
     )
     assert any("latency_ms: expected an integer" in r for r in reasons.values())
+    # Out of range, so rejected, with its exact digits (not rounded through a float).
+    [exact] = [r for line, r in reasons.items() if '"exact"' in line]
+    assert exact == "latency_ms: expected 0 to 86400000, got 9007199254740993"
     assert any("cost: expected a finite number" in r for r in reasons.values())
     unreadable = batch.rejects.filter(batch.rejects["reason"].str.starts_with("unreadable file"))
     assert unreadable["source_file"].to_list() == [str(broken)]

@@ -29,6 +29,11 @@ class SourceBatch:
 
     rows: pl.DataFrame
     rejects: pl.DataFrame
+    #: Entries the source saw but does not read (e.g. ``notes.txt`` in a spool), for metadata.
+    ignored: tuple[str, ...] = ()
+    #: Paths it could not read at all, each "path: reason", reported by every run they may
+    #: concern (their reject is filed in one hour only; their rows' hours are unknown).
+    unreadable: tuple[str, ...] = ()
 
     @staticmethod
     def empty_rejects() -> pl.DataFrame:
