@@ -62,8 +62,10 @@ def changed_hours(
     now_prints = source.fingerprints(hours[0], hours[-1] + layout.ONE_HOUR)
     requests = []
     for hour in hours:
-        current = now_prints[hour]
-        if current == archived_fingerprint(dest, integration.prefix, hour):
+        current = now_prints.get(hour)
+        if current is None or current == archived_fingerprint(dest, integration.prefix, hour):
+            # None: the source could not be read whole, so "changed" cannot be told apart
+            # from "partly unreadable"; re-archiving now could drop archived rows.
             continue
         key = hour.strftime(PARTITION_KEY_FORMAT)
         digest = hashlib.sha256(current.encode()).hexdigest()[:16]

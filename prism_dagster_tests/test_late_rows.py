@@ -42,3 +42,34 @@ def test_an_hour_with_a_run_in_flight_is_not_requested_again(spool, tmp_path, mo
         instance.report_run_failed(run)  # it ended: the changed hour is requested now
         [request] = daemon.sensor("prism_late_rows").run_requests
     assert request.tags["dagster/partition"] == "2026-04-01-01:00"
+
+
+def test_a_file_turned_unreadable_does_not_rearchive_its_hours(spool, tmp_path, monkeypatch):
+    from prism_dagster_tests.conftest import write_spool
+
+    path = write_spool(spool / "a.ndjson", [gateway_row("a", "2026-04-01T01:10:00Z")])
+    raw = {
+        "source": {"kind": "spool", "path": str(spool)},
+        "integrations": [
+            {
+                "name": "prod",
+                "provider": "local",
+                "path": str(tmp_path / "archive"),
+                "start": "2026-04-01T01",
+                "history": {"since": "2026-04-01T01"},
+            }
+        ],
+        "status_store": {"url": f"sqlite:///{tmp_path / 'status.db'}"},
+    }
+    with dg.instance_for_test() as instance:
+        daemon = Daemon(raw, instance, monkeypatch, NOW)
+        for request in daemon.schedule():
+            assert daemon.launch(request).success
+        write_spool(spool / "b.ndjson", [gateway_row("b", "2026-04-01T01:20:00Z")])
+        path.unlink()
+        path.symlink_to(spool / "nowhere.ndjson")  # a.ndjson can no longer be read
+        assert daemon.sensor("prism_late_rows").run_requests == []
+        path.unlink()
+        write_spool(path, [gateway_row("a", "2026-04-01T01:10:00Z")])  # readable again
+        [request] = daemon.sensor("prism_late_rows").run_requests  # b is late: now it goes
+    assert request.tags["dagster/partition"] == "2026-04-01-01:00"

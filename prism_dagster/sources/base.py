@@ -96,6 +96,10 @@ class LogSource(dg.ConfigurableResource, ABC):
         """Each hour's fingerprint now, to spot hours that changed after they were archived.
 
         By default the window is read again (the spool's index keeps that cheap); a
-        database source overrides it with an aggregate query.
+        database source overrides it with an aggregate query. Empty when part of the source
+        could not be read: a partial read must never look like rows that went away.
         """
-        return batch_fingerprints(self.read_window(start, end), start, end)
+        batch = self.read_window(start, end)
+        if batch.unreadable:
+            return {}
+        return batch_fingerprints(batch, start, end)
