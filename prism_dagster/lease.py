@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from prism_dagster import clock
 from prism_dagster.destinations.base import Destination
-from prism_dagster.errors import HourBusyError, ManifestError
+from prism_dagster.errors import DestinationError, HourBusyError, ManifestError
 
 #: Longer than any one hour takes to write; a crashed writer's lease is free after this.
 DEFAULT_LEASE_TTL_S = 30 * 60
@@ -134,10 +134,14 @@ class HourLease:
             )
 
     def release(self) -> None:
-        """Give the lease back, if it is still ours."""
+        """Give the lease back, if it is still ours (best effort: else it lapses at expiry)."""
         if self.lease is None:
             return
-        found = self._current()
-        if found is not None and found.token == self.lease.token:
-            self.dest.delete_object(self.key)
+        try:
+            found = self._current()
+            if found is not None and found.token == self.lease.token:
+                self.dest.delete_object(self.key)
+        except DestinationError as exc:
+            # Without delete permission the hour is still archived; its lease just lapses.
+            _log.warning(f"could not release {self.dest.uri(self.key)}: {exc}")
         self.lease = None

@@ -87,12 +87,39 @@ def validate_destination(dest: Destination, prefix: str, integration: str) -> Va
 
     steps = [_attempt("write probe", write)]
     if steps[0].status is Status.FAIL:
-        rest = ("read back", "list prefix", "delete probe")
+        rest = ("read back", "list prefix", "one writer", "delete probe")
         return Validation(integration, where, steps + [Step(n, Status.SKIP, "") for n in rest])
     steps.append(_attempt("read back", read_back))
     steps.append(_attempt("list prefix", listing))
+    steps.append(_one_writer(dest, f"{folder}lease-{token}.json", payload))
     steps.append(_delete(dest, key))
     return Validation(integration, where, steps)
+
+
+def _one_writer(dest: Destination, key: str, payload: bytes) -> Step:
+    """The hour lease needs a create that fails when the key exists: does this store honour it?"""
+    try:
+        first = dest.create_if_absent(key, payload)
+        second = dest.create_if_absent(key, payload)
+    except DestinationError as exc:
+        return Step("one writer", Status.FAIL, str(exc))
+    try:
+        dest.delete_object(key)
+    except DestinationError as exc:
+        if exc.cause is not FailureCause.ACCESS_DENIED:
+            return Step("one writer", Status.FAIL, str(exc))
+        if first and not second:
+            note = "hour leases work but cannot be released without delete permission: a "
+            note += "rerun of an hour waits for its lease to lapse (lease_ttl_s)"
+            return Step("one writer", Status.WARN, note)
+    if first and not second:
+        return Step("one writer", Status.PASS, "a second create of the same key was refused")
+    return Step(
+        "one writer",
+        Status.WARN,
+        "this store ignores create-if-absent, so two runs of one hour are not kept apart "
+        "here; run one Dagster instance and let its schedules and sensors start the runs",
+    )
 
 
 def _delete(dest: Destination, key: str) -> Step:

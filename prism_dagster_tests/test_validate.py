@@ -52,7 +52,12 @@ def test_validate_passes_every_step(
     assert code == 0, out
     for step in ("write probe", "read back", "list prefix", "delete probe"):
         assert f"PASS  {step}" in out
-    assert out.strip().endswith("result: OK")
+    if kind == "gcs":  # the emulator ignores ifGenerationMatch=0; real GCS honours it
+        assert "WARN  one writer" in out and "ignores create-if-absent" in out
+        assert out.strip().endswith("result: OK (1 warning(s))")
+    else:
+        assert "PASS  one writer" in out
+        assert out.strip().endswith("result: OK")
     assert store.objects() == {}  # the probe is gone
 
 
@@ -189,4 +194,5 @@ def test_s3_without_delete_permission_is_a_warning(s3_auth, tmp_path, capsys, mo
     )
     assert code == 0, out
     assert "WARN  delete probe" in out and "no delete permission" in out
-    assert "result: OK (1 warning(s))" in out
+    assert "WARN  one writer" in out and "cannot be released without delete permission" in out
+    assert "result: OK (2 warning(s))" in out
