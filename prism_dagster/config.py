@@ -8,12 +8,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 import dagster as dg
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from prism_dagster.errors import ConfigError
+from prism_dagster.lease import DEFAULT_LEASE_TTL_S, DEFAULT_LEASE_WAIT_S
 
 CONFIG_ENV = "PRISM_CONFIG"
 DEFAULT_CONFIG_FILE = "prism.yaml"
@@ -84,7 +86,8 @@ class SpoolSourceConfig(_Strict):
 class RetryConfig(_Strict):
     """How transient failures (5xx, throttling, timeouts, network) are retried."""
 
-    attempts: int = Field(default=5, ge=1, le=20)
+    # A cap only: retrying normally stops at give_up_after_s, which 30 attempts outlast.
+    attempts: int = Field(default=30, ge=1, le=100)
     initial_backoff_s: float = Field(default=0.5, gt=0)
     max_backoff_s: float = Field(default=20.0, gt=0)
     give_up_after_s: float = Field(default=120.0, gt=0)
@@ -131,6 +134,16 @@ class PostgresSourceConfig(_Strict):
     workspace_id: Value | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     bad_records: Literal["keep", "fail"] = "keep"
+    # The one place these defaults are declared; PostgresSource takes its own from here.
+    connect_timeout_s: int = Field(
+        default=10, ge=2, le=600, description="Give up connecting after this many seconds."
+    )
+    statement_timeout_s: int = Field(
+        default=600, ge=1, description="The server cancels a query running longer than this."
+    )
+    idle_timeout_s: int = Field(
+        default=60, ge=1, description="Fail a read that receives nothing for this many seconds."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -160,6 +173,8 @@ class IntegrationBase(_Strict):
     gzip_level: int = Field(default=6, ge=1, le=9)
     max_rows_per_file: int = Field(default=1_000_000, ge=1)
     max_bytes_per_file: int | None = Field(default=None, ge=1024)
+    lease_wait_s: float = Field(default=DEFAULT_LEASE_WAIT_S, ge=0, le=3600)
+    lease_ttl_s: float = Field(default=DEFAULT_LEASE_TTL_S, ge=60, le=24 * 3600)
     gzip_content_encoding: bool = False
     part_size_mb: int = Field(default=8, ge=5, le=512)
     retry: RetryConfig = Field(default_factory=RetryConfig)
@@ -285,7 +300,13 @@ class StatusStoreConfig(_Strict):
     @field_validator("url", mode="before")
     @classmethod
     def _url(cls, value: Any) -> Any:
-        return _env_ref(value)
+        value = _env_ref(value)
+        if isinstance(value, str) and urlsplit(value).password:
+            raise ValueError(
+                "holds a password: secrets are never written in prism.yaml; "
+                "use url: {env: NAME} and set the variable"
+            )
+        return value
 
 
 class CatchUpConfig(_Strict):
@@ -314,22 +335,74 @@ class PrismConfig(_Strict):
     @model_validator(mode="after")
     def _unique_names(self) -> PrismConfig:
         seen: set[str] = set()
-        places: dict[tuple[str, ...], str] = {}
         for integration in self.integrations:
             if integration.name in seen:
                 raise ValueError(f"integration {integration.name!r}: name is used twice")
             seen.add(integration.name)
-            # Two integrations writing one prefix would delete each other's batches as stale.
-            where = getattr(integration, "bucket", None) or getattr(integration, "container", None)
-            where = where or getattr(integration, "path", None)
-            place = (integration.provider, str(where), integration.prefix)
-            if place in places:
-                raise ValueError(
-                    f"integration {integration.name!r}: same destination and prefix as "
-                    f"{places[place]!r}; give each integration its own prefix"
-                )
-            places[place] = integration.name
+        problem = shared_destination(self.integrations)
+        if problem:
+            raise ValueError(problem)
         return self
+
+
+def _plain(value: Value | None) -> str:
+    """A value as it will be at run time: an env var's value when it is set, else its name."""
+    if isinstance(value, EnvRef):
+        return os.environ.get(value.name, f"${{{value.name}}}")
+    return "" if value is None else str(value)
+
+
+def _endpoint(url: str, default: str) -> str:
+    parts = urlsplit(url.strip() or default)
+    port = f":{parts.port}" if parts.port else ""
+    return (
+        f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}{port}{parts.path.rstrip('/')}"
+    )
+
+
+def destination_identity(integration: Integration) -> tuple[str, ...]:
+    """Where an integration's objects really land, after env values and aliases resolve.
+
+    ``X`` and ``X/.``, a relative and an absolute path, a literal bucket and an ``{env}``
+    naming it, an endpoint with and without a trailing ``/`` all give one identity.
+    """
+    prefix = integration.prefix.strip("/")
+    if isinstance(integration, LocalIntegration):
+        return ("local", os.path.realpath(os.path.expanduser(_plain(integration.path))), prefix)
+    if isinstance(integration, S3Integration):
+        endpoint = _endpoint(_plain(integration.endpoint_url), "https://s3.amazonaws.com")
+        return ("s3", endpoint, _plain(integration.bucket), prefix)
+    if isinstance(integration, GcsIntegration):
+        endpoint = _endpoint(_plain(integration.endpoint_url), "https://storage.googleapis.com")
+        return ("gcs", endpoint, _plain(integration.bucket), prefix)
+    if integration.connection_string is not None:
+        pairs = dict(
+            part.split("=", 1)
+            for part in _plain(integration.connection_string).split(";")
+            if "=" in part
+        )
+        account = pairs.get("BlobEndpoint") or (
+            f"https://{pairs.get('AccountName', '')}.blob.core.windows.net"
+        )
+    else:
+        account = _plain(integration.account_url)
+    return ("azure", _endpoint(account, ""), _plain(integration.container), prefix)
+
+
+def shared_destination(integrations: list[Integration]) -> str | None:
+    """Why two integrations would write the same place, if they would (else None)."""
+    places: dict[tuple[str, ...], str] = {}
+    for integration in integrations:
+        # Two integrations writing one prefix would delete each other's batches as stale.
+        place = destination_identity(integration)
+        if place in places:
+            return (
+                f"integration {integration.name!r}: writes the same destination and prefix as "
+                f"{places[place]!r} ({' '.join(p for p in place if p)}); "
+                "give each integration its own prefix"
+            )
+        places[place] = integration.name
+    return None
 
 
 def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
@@ -371,18 +444,38 @@ def config_path() -> Path:
     return Path(os.environ.get(CONFIG_ENV) or DEFAULT_CONFIG_FILE)
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key given twice (YAML would silently keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)  # type: ignore[no-untyped-call]
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"key {key!r} is given twice", key_node.start_mark
+                )
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_config(path: Path | None = None) -> PrismConfig:
     """Read and validate the configuration file."""
     path = path or config_path()
     try:
-        raw = yaml.safe_load(path.read_text())
+        raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
     except FileNotFoundError:
         raise ConfigError(
             f"{path}: no such file (set {CONFIG_ENV} or run `prism-dagster demo`)"
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return _relative_to(parse_config(raw, str(path)), path.parent)
+    config = _relative_to(parse_config(raw, str(path)), path.parent)
+    # Again now that relative folders mean "next to prism.yaml": an alias may show only now.
+    problem = shared_destination(config.integrations)
+    if problem:
+        raise ConfigError(f"{path} is invalid:\n  {problem}")
+    return config
 
 
 def find_integration(config: PrismConfig, name: str) -> Integration:

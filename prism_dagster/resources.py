@@ -65,6 +65,9 @@ def build_source(config: PrismConfig, live: bool = False) -> LogSource:
         workspace_id=None if source.workspace_id is None else resolve(source.workspace_id, live),
         columns=source.columns,
         bad_records=source.bad_records,
+        connect_timeout_s=source.connect_timeout_s,
+        statement_timeout_s=source.statement_timeout_s,
+        idle_timeout_s=source.idle_timeout_s,
     )
 
 
@@ -142,4 +145,6 @@ def build_io_manager(integration: Integration) -> ArchiveIOManager:
         gzip_level=integration.gzip_level,
         max_rows_per_file=integration.max_rows_per_file,
         max_bytes_per_file=integration.max_bytes_per_file,
+        lease_wait_s=integration.lease_wait_s,
+        lease_ttl_s=integration.lease_ttl_s,
     )

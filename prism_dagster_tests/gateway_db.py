@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 import polars as pl
 import psycopg
@@ -98,3 +99,25 @@ def new_database(admin_dsn: str) -> str:
     with psycopg.connect(admin_dsn, autocommit=True) as conn:
         conn.execute(f"CREATE DATABASE {name}")
     return name
+
+
+def scoped(rows: list[dict[str, Any]], **scope: Any) -> pl.DataFrame:
+    """Rows as ``conftest.gateway_row`` makes them, of ORG's WORKSPACE unless ``scope`` says."""
+    base = {"organization_id": ORG, "workspace_id": WORKSPACE, "deleted": False}
+    return pl.DataFrame(
+        [{**base, "request_body": None, **scope, **row} for row in rows], infer_schema_length=None
+    )
+
+
+def fresh(admin: Any, rows: pl.DataFrame, setup: str | None = None) -> str:
+    """A new database on the server ``admin`` holding only ``rows``; returns its DSN.
+
+    ``setup``: SQL run after the table is created and before the rows are loaded.
+    """
+    dsn = admin.dsn(db=new_database(admin.dsn()))
+    load(dsn, rows.head(0))
+    if setup:
+        with psycopg.connect(dsn, autocommit=True) as conn:
+            conn.execute(setup)
+    load(dsn, rows, create=False)
+    return dsn

@@ -150,9 +150,7 @@ class S3Destination(Destination):
             transient = status >= 500 or status == 429 or code in ("SlowDown", "RequestTimeout")
             if transient and cause is FailureCause.UNKNOWN:
                 # 429 and 503 ask us to slow down; any other 5xx is the store failing.
-                cause, fix = (
-                    _CODES["SlowDown"] if status in (429, 503) else _CODES["InternalError"]
-                )
+                cause, fix = _CODES["SlowDown"] if status in (429, 503) else _CODES["InternalError"]
             return self.error(action, cause, f"{code or status}: {exc}", fix, transient)
         if isinstance(exc, NoCredentialsError | PartialCredentialsError | ProfileNotFound):
             fix = "Set access_key_id/secret_access_key or configure an AWS role or profile."

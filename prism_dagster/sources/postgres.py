@@ -1,27 +1,31 @@
 """The gateway's own request-log table in PostgreSQL, read Arrow-native through ADBC.
 
-ADBC (Apache Arrow's database connectivity, ``adbc-driver-postgresql``) binds real query
-parameters and streams Arrow record batches straight from libpq's binary COPY, so rows never
-become Python objects; connectorx, the other Arrow-native reader, cannot bind parameters.
+ADBC (Apache Arrow's database connectivity, ``adbc-driver-postgresql``) streams Arrow record
+batches straight from libpq's binary COPY, so rows never become Python objects. It does so
+only for queries without bound parameters (a parametrised result arrives whole, buffered in
+libpq), so the scope and window values are inlined as escaped constants (see ``literal``).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, TypeVar
 
 import polars as pl
 from pydantic import Field
 
 from prism_dagster import layout
+from prism_dagster.config import PostgresSourceConfig
 from prism_dagster.errors import FailureCause, SourceError, redact
-from prism_dagster.schema import GATEWAY_SCHEMA
-from prism_dagster.sources.base import UPDATED_AT, LogSource, SourceBatch, fingerprint
+from prism_dagster.normalize import range_problems
+from prism_dagster.schema import EVENT_TIME_COLUMNS, FIELD_RANGES, GATEWAY_SCHEMA
+from prism_dagster.sources import pg_stream
+from prism_dagster.sources.base import REJECT_TIME, UPDATED_AT, LogSource, SourceBatch, fingerprint
+from prism_dagster.sources.pg_stream import bad_setting, secrets, where
 
+T = TypeVar("T")
 #: The table's columns this source reads, by the name it uses for each.
 SCOPE_COLUMNS = ("organization_id", "workspace_id", "deleted", "updated_at")
 DEFAULT_COLUMNS = {name: name for name in (*GATEWAY_SCHEMA, *SCOPE_COLUMNS)}
@@ -29,12 +33,28 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 # Scope values are bound as text and cast to the column's own type (from the catalog) so the
 # comparison stays sargable; only these catalog type names are ever written into SQL.
 _CASTABLE = {"uuid", "text", "character varying", "bigint", "integer"}
+_EMPTY_ROWS = {**GATEWAY_SCHEMA, UPDATED_AT: pl.Datetime("us", "UTC")}
+
+
+def literal(text: str) -> str:
+    """``text`` as a SQL string constant, right whatever standard_conforming_strings says."""
+    if "\x00" in text:
+        raise ValueError("a SQL string cannot hold NUL")
+    return "E'" + text.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def _default(name: str) -> Any:
+    return PostgresSourceConfig.model_fields[name].default
 
 
 def quote(name: str) -> str:
     """A validated, double-quoted SQL identifier (identifiers cannot be bound parameters)."""
     if not _IDENTIFIER.match(name):
-        raise SourceError(f"{name!r} is not a plain SQL identifier", FailureCause.BAD_SOURCE_SCHEMA)
+        raise SourceError(
+            f"bad source schema: {name!r} is not a plain SQL identifier; "
+            "check source.table, source.db_schema and source.columns",
+            FailureCause.BAD_SOURCE_SCHEMA,
+        )
     return f'"{name}"'
 
 
@@ -49,49 +69,194 @@ class PostgresSource(LogSource):
     columns: dict[str, str] = Field(
         default_factory=dict, description="Overrides of DEFAULT_COLUMNS."
     )
+    connect_timeout_s: int = _default("connect_timeout_s")
+    statement_timeout_s: int = _default("statement_timeout_s")
+    idle_timeout_s: int = _default("idle_timeout_s")
 
     def describe(self) -> str:
-        return f"PostgreSQL table {self.db_schema}.{self.table} on {_where(self.dsn)}"
+        return f"PostgreSQL table {self.db_schema}.{self.table} on {where(self.dsn)}"
 
     def column(self, name: str) -> str:
         """The quoted table column behind one of this source's names."""
         return quote({**DEFAULT_COLUMNS, **self.columns}[name])
 
-    @contextmanager
-    def _cursor(self) -> Iterator[Any]:
-        import adbc_driver_manager
-        import adbc_driver_postgresql.dbapi as adbc
+    def read_window(self, start: datetime, end: datetime) -> SourceBatch:
+        def work(cursor: Any) -> Iterator[Any]:
+            scope = self._scope(cursor)
+            selected = [
+                f"CAST({self.column(n)} AS double precision) AS {n}"
+                if n == "cost"
+                else f"{self.column(n)} AS {n}"
+                for n in GATEWAY_SCHEMA
+            ]
+            selected.append(f"{self.column('updated_at')} AS {UPDATED_AT}")
+            where_ = f"{scope} AND {self._time_filter(start, end)}"
+            cursor.adbc_statement.set_options(**pg_stream.BATCH_OPTIONS)
+            cursor.execute(f"SELECT {', '.join(selected)} FROM {self._table()} WHERE {where_}")
+            # Batch by batch: Arrow buffers only, of about pg_stream.BATCH_BYTES each.
+            yield from cursor.fetch_record_batch()
 
+        frames = [pl.from_arrow(batch) for batch in self._session(work)]
+        if not frames:  # the driver yields no batch at all for no rows
+            rows = pl.DataFrame(schema=_EMPTY_ROWS)
+            return SourceBatch(rows=rows, rejects=SourceBatch.empty_rejects())
+        # rechunk=False: the batches are kept as they are, not copied into one buffer.
+        rows = pl.concat(frames, how="vertical_relaxed", rechunk=False)
+        return self._split_rejects(rows)  # type: ignore[arg-type]
+
+    def _split_rejects(self, rows: pl.DataFrame) -> SourceBatch:
+        """Rows with a value outside its documented range become rejects, never records."""
+        event = pl.coalesce(*(pl.col(c) for c in EVENT_TIME_COLUMNS))
+        reason = pl.concat_str(range_problems(event), separator="; ", ignore_nulls=True)
+        marked = rows.with_columns(reason.alias("_reason"))
+        bad = marked.get_column("_reason") != ""
+        if not bad.any():  # the usual case: the rows are not copied
+            return SourceBatch(rows=rows, rejects=SourceBatch.empty_rejects())
+        rejects = marked.filter(bad).select(
+            pl.lit(f"postgresql:{self.db_schema}.{self.table}").alias("source_file"),
+            pl.lit(0, dtype=pl.Int64).alias("line_number"),  # a table has no line numbers
+            pl.col("_reason").alias("reason"),
+            pl.struct(*GATEWAY_SCHEMA).struct.json_encode().alias("line"),
+            event.alias(REJECT_TIME),
+        )
+        return SourceBatch(rows=rows.filter(~bad), rejects=rejects)
+
+    def fingerprints(self, start: datetime, end: datetime) -> dict[datetime, str]:
+        """Per hour: rows, rejects and newest updated_at, in one aggregate query.
+
+        Rejects are counted with the same ranges ``read_window`` applies, so an hour's
+        fingerprint here equals the one of what was archived.
+        """
+        event = f"coalesce({self.column('started_at')}, {self.column('created_at')})"
+        bad = f"coalesce({self._out_of_range_sql()}, false)"
+
+        def work(cursor: Any) -> Iterator[list[tuple[Any, ...]]]:
+            where_ = f"{self._scope(cursor)} AND {self._time_filter(start, end)}"
+            cursor.execute(
+                f"SELECT date_trunc('hour', {event} AT TIME ZONE 'UTC') AS hour, "
+                f"count(*) FILTER (WHERE NOT {bad}) AS n, count(*) FILTER (WHERE {bad}) AS r, "
+                f"max({self.column('updated_at')}) FILTER (WHERE NOT {bad}) AS newest "
+                f"FROM {self._table()} WHERE {where_} GROUP BY 1"
+            )
+            yield cursor.fetchall()
+
+        [result] = self._session(work)
+        found = {h.replace(tzinfo=UTC): (n, r, newest) for h, n, r, newest in result}
+        return {
+            hour: fingerprint(*found.get(hour, (0, 0, None)))
+            for hour in layout.hours_between(start, end)
+        }
+
+    def count_without_event_time(self) -> int:
+        """In-scope rows with neither started_at nor created_at: no hour can ever hold them."""
+
+        def work(cursor: Any) -> Iterator[int]:
+            cursor.execute(
+                f"SELECT count(*) FROM {self._table()} WHERE {self._scope(cursor)} AND "
+                f"{self.column('started_at')} IS NULL AND {self.column('created_at')} IS NULL"
+            )
+            yield cursor.fetchone()[0]
+
+        [count] = self._session(work)
+        return count
+
+    def _session(self, work: Callable[[Any], Iterable[T]]) -> Iterator[T]:
+        """The items of ``work(cursor)`` on a new connection, under every configured timeout."""
+        import adbc_driver_manager
+
+        problem = bad_setting(self.dsn)
+        if problem:
+            raise self._error(FailureCause.BAD_SOURCE_SETTING, problem)
+        timeouts = (self.connect_timeout_s, self.statement_timeout_s, self.idle_timeout_s)
         try:
-            with adbc.connect(self.dsn) as conn, conn.cursor() as cursor:
-                yield cursor
+            yield from pg_stream.session(self.dsn, work, *timeouts)
         except adbc_driver_manager.Error as exc:
             raise self._translate(exc) from None
+        except pg_stream.Stalled as stall:
+            if stall.phase == "connect":
+                raise self._not_connected() from None
+            raise self._error(
+                FailureCause.SOURCE_UNREACHABLE,
+                f"no data for {stall.seconds:g} s (stalled connection); check the network path "
+                "to the database, or raise source.idle_timeout_s",
+            ) from None
+
+    def _error(self, cause: FailureCause, fix: str, detail: str = "") -> SourceError:
+        """First line: where, why and what to fix; the driver's own words after it."""
+        first = f"{self.describe()}: {cause.value}: {fix}"
+        return SourceError(f"{first}\n{detail}" if detail else first, cause)
+
+    def _not_connected(self, detail: str = "") -> SourceError:
+        return self._error(
+            FailureCause.SOURCE_UNREACHABLE,
+            f"not connected after {self.connect_timeout_s} s; check host, port and the network "
+            "path to the database, or raise source.connect_timeout_s",
+            detail,
+        )
 
     def _translate(self, exc: Exception) -> SourceError:
         state = str(getattr(exc, "sqlstate", "") or "")
-        text = redact(str(exc), [self.dsn, _password(self.dsn)])
-        where = self.describe()
-        if state in ("42P01", "42703", "3F000") or "does not exist" in text:
-            cause, fix = FailureCause.BAD_SOURCE_SCHEMA, "Check table, db_schema and columns."
-        elif state == "42501" or "permission denied" in text:
+        # The driver repeats the whole query; the operator needs the server's words only.
+        said = re.sub(r"\s*Query was: .*?(?=\. SQLSTATE|\Z)", "", str(exc), flags=re.DOTALL)
+        detail = "PostgreSQL said: " + redact(said, secrets(self.dsn)).strip()
+        table = f"{self.db_schema}.{self.table}"
+        if state in ("42P01", "42703", "3F000") or "does not exist" in detail:
+            cause = FailureCause.BAD_SOURCE_SCHEMA
+            fix = "check source.table, source.db_schema and source.columns"
+        elif state == "42501" or "permission denied" in detail:
             cause = FailureCause.SOURCE_DENIED
-            fix = f"GRANT SELECT ON {self.db_schema}.{self.table} TO the archiver's role."
+            fix = f"GRANT SELECT ON {table} TO the archiver's role"
+        elif state.startswith("22"):  # data exceptions: a scope value the column cannot hold
+            cause, fix = FailureCause.BAD_SOURCE_SETTING, self._bad_scope_value(detail)
+        elif state == "57014":  # query_canceled; our own cancel is never reported this way
+            cause = FailureCause.SOURCE_UNREACHABLE
+            fix = (
+                f"the query ran longer than source.statement_timeout_s "
+                f"({self.statement_timeout_s} s); raise it, or index organization_id with "
+                "started_at and with created_at"
+            )
+        elif "timeout expired" in detail:
+            return self._not_connected(detail)
         else:
-            cause, fix = FailureCause.SOURCE_UNREACHABLE, "Check the DSN, host and network."
-        return SourceError(f"{where}: {cause.value}: {text}. {fix}", cause)
+            cause = FailureCause.SOURCE_UNREACHABLE
+            fix = "check host, port, user and password in source.dsn, and the network path"
+        return self._error(cause, fix, detail)
 
-    def _scope(self, cursor: Any) -> tuple[str, list[Any]]:
-        """The WHERE clause shared by reads and fingerprints, with its parameters."""
+    def _bad_scope_value(self, detail: str) -> str:
+        kind = re.search(r"for type ([\w ]+?)\s*:", detail)
+        expected = f"a valid {kind.group(1)}" if kind else "a value of the column's type"
+        values = {"organization_id": self.organization_id, "workspace_id": self.workspace_id}
+        named = [
+            f"source.{name} {value!r}"
+            for name, value in values.items()
+            if value is not None and f'"{value}"' in detail
+        ]
+        if named:
+            return f"{' and '.join(named)} is not {expected}; set the gateway's own id"
+        return f"source.organization_id and source.workspace_id must each be {expected}"
+
+    def _table(self) -> str:
+        return f"{quote(self.db_schema)}.{quote(self.table)}"
+
+    def _scope(self, cursor: Any) -> str:
+        """The WHERE clause shared by reads, fingerprints and counts."""
         types = self._column_types(cursor)
-        clauses = [f"{self.column('organization_id')} = CAST($1 AS {types['organization_id']})"]
-        params: list[Any] = [self.organization_id]
-        if self.workspace_id is not None:
-            # Only that workspace: rows with a NULL workspace belong to none and are left out.
-            clauses.append(f"{self.column('workspace_id')} = CAST($2 AS {types['workspace_id']})")
-            params.append(self.workspace_id)
+        scope = {"organization_id": self.organization_id, "workspace_id": self.workspace_id}
+        # Only that workspace, if set: rows with a NULL workspace belong to none.
+        clauses = [
+            f"{self.column(name)} = CAST({self._literal(name, value)} AS {types[name]})"
+            for name, value in scope.items()
+            if value is not None
+        ]
         clauses.append(f"NOT {self.column('deleted')}")
-        return " AND ".join(clauses), params
+        return " AND ".join(clauses)
+
+    def _literal(self, name: str, value: str) -> str:
+        try:
+            return literal(value)
+        except ValueError:
+            fix = f"source.{name} holds a NUL character; set the gateway's own id"
+            raise self._error(FailureCause.BAD_SOURCE_SETTING, fix) from None
 
     def _column_types(self, cursor: Any) -> dict[str, str]:
         # pg_catalog, not information_schema: it lists columns even without SELECT, so a
@@ -105,87 +270,36 @@ class PostgresSource(LogSource):
             (self.db_schema, self.table),
         )
         found = dict(cursor.fetchall())
+        schema = FailureCause.BAD_SOURCE_SCHEMA
         if not found:
-            raise SourceError(
-                f"{self.describe()}: bad source schema: table not found; check table, db_schema",
-                FailureCause.BAD_SOURCE_SCHEMA,
-            )
+            raise self._error(schema, "table not found; check source.table and source.db_schema")
         mapping = {**DEFAULT_COLUMNS, **self.columns}
         missing = sorted(mapping[n] for n in DEFAULT_COLUMNS if mapping[n] not in found)
         if missing:
-            raise SourceError(
-                f"{self.describe()}: bad source schema: missing column(s) {', '.join(missing)}",
-                FailureCause.BAD_SOURCE_SCHEMA,
-            )
+            fix = f"missing column(s) {', '.join(missing)}; map them in source.columns"
+            raise self._error(schema, fix)
         types = {name: found[mapping[name]] for name in ("organization_id", "workspace_id")}
         for name, kind in types.items():
             if kind not in _CASTABLE:
-                message = f"{self.describe()}: bad source schema: {name} has type {kind}"
-                raise SourceError(message, FailureCause.BAD_SOURCE_SCHEMA)
+                fix = f"{name} has type {kind}; expected one of {', '.join(sorted(_CASTABLE))}"
+                raise self._error(schema, fix)
         return types
 
-    def _time_filter(self, first: int) -> str:
+    def _time_filter(self, start: datetime, end: datetime) -> str:
         # Two sargable ranges instead of coalesce(): indexes on started_at and created_at apply.
         started, created = self.column("started_at"), self.column("created_at")
-        a, b = f"${first}", f"${first + 1}"
+        a, b = (f"CAST({literal(t.isoformat())} AS timestamptz)" for t in (start, end))
         return (
             f"(({started} >= {a} AND {started} < {b}) OR "
             f"({started} IS NULL AND {created} >= {a} AND {created} < {b}))"
         )
 
-    def read_window(self, start: datetime, end: datetime) -> SourceBatch:
-        with self._cursor() as cursor:
-            scope, params = self._scope(cursor)
-            selected = [
-                f"CAST({self.column(n)} AS double precision) AS {n}"
-                if n == "cost"
-                else f"{self.column(n)} AS {n}"
-                for n in GATEWAY_SCHEMA
-            ]
-            selected.append(f"{self.column('updated_at')} AS {UPDATED_AT}")
-            table = f"{quote(self.db_schema)}.{quote(self.table)}"
-            where = f"{scope} AND {self._time_filter(len(params) + 1)}"
-            cursor.execute(
-                f"SELECT {', '.join(selected)} FROM {table} WHERE {where}", (*params, start, end)
-            )
-            # Batch by batch: Arrow buffers only, bounded by the driver's batch size.
-            frames = [pl.from_arrow(batch) for batch in cursor.fetch_record_batch()]
-        # rechunk=False: the batches are kept as they are, not copied into one buffer.
-        rows = (
-            pl.concat(frames, how="vertical_relaxed", rechunk=False) if frames else pl.DataFrame()
-        )
-        return SourceBatch(rows=rows, rejects=SourceBatch.empty_rejects())
-
-    def fingerprints(self, start: datetime, end: datetime) -> dict[datetime, str]:
-        """Per hour: count and newest updated_at, in one aggregate query (no rows fetched)."""
-        event = f"coalesce({self.column('started_at')}, {self.column('created_at')})"
-        with self._cursor() as cursor:
-            scope, params = self._scope(cursor)
-            table = f"{quote(self.db_schema)}.{quote(self.table)}"
-            where = f"{scope} AND {self._time_filter(len(params) + 1)}"
-            cursor.execute(
-                f"SELECT date_trunc('hour', {event} AT TIME ZONE 'UTC') AS hour, count(*) AS n, "
-                f"max({self.column('updated_at')}) AS newest FROM {table} WHERE {where} GROUP BY 1",
-                (*params, start, end),
-            )
-            found = {h.replace(tzinfo=UTC): (n, newest) for h, n, newest in cursor.fetchall()}
-        return {
-            hour: fingerprint(found.get(hour, (0, None))[0], 0, found.get(hour, (0, None))[1])
-            for hour in layout.hours_between(start, end)
-        }
-
-
-def _password(dsn: str) -> str | None:
-    if "://" in dsn:
-        return urlsplit(dsn).password
-    match = re.search(r"password\s*=\s*('([^']*)'|\S+)", dsn)
-    return (match.group(2) or match.group(1)) if match else None
-
-
-def _where(dsn: str) -> str:
-    """host:port/db of a DSN, never its credentials."""
-    if "://" in dsn:
-        parts = urlsplit(dsn)
-        return f"{parts.hostname}:{parts.port or 5432}{parts.path}"
-    pairs = dict(re.findall(r"(\w+)\s*=\s*(\S+)", dsn))
-    return f"{pairs.get('host', 'localhost')}:{pairs.get('port', 5432)}/{pairs.get('dbname', '')}"
+    def _out_of_range_sql(self) -> str:
+        """SQL twin of ``normalize.range_problems`` over numeric fields (NULL: in range)."""
+        tests = []
+        for name, (low, high) in FIELD_RANGES.items():
+            value = self.column(name)
+            if name == "cost":  # compared as read: double precision, NaN above everything
+                value = f"CAST({value} AS double precision)"
+            tests.append(f"{value} < {low!r} OR {value} > {high!r}")
+        return f"({' OR '.join(tests)})"
