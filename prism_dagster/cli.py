@@ -27,12 +27,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _validate(args: argparse.Namespace) -> int:
     from prism_dagster.config import find_integration, load_config
-    from prism_dagster.resources import build_destination
-    from prism_dagster.validate import validate_destination
+    from prism_dagster.resources import build_destination, build_source
+    from prism_dagster.validate import Validation, validate_destination, validate_source
 
-    integration = find_integration(load_config(args.config), args.name)
+    config = load_config(args.config)
+    integration = find_integration(config, args.name)
     dest = build_destination(integration, live=True)
     result = validate_destination(dest, integration.prefix, integration.name)
+    source = validate_source(build_source(config, live=True))
+    result = Validation(result.integration, result.target, [*result.steps, source])
     print("\n".join(result.lines()))
     return 0 if result.ok else 1
 

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from prism_dagster.destinations.base import Destination, ObjectKind
-from prism_dagster.errors import DestinationError, FailureCause
+from prism_dagster.errors import DestinationError, FailureCause, SourceError
+from prism_dagster.sources.base import LogSource
 
 PROBE_FOLDER = "_prism_validate"  # starts with "_": Athena, Hive and Spark skip it
 
@@ -94,6 +95,22 @@ def validate_destination(dest: Destination, prefix: str, integration: str) -> Va
     steps.append(_one_writer(dest, f"{folder}lease-{token}.json", payload))
     steps.append(_delete(dest, key))
     return Validation(integration, where, steps)
+
+
+def validate_source(source: LogSource) -> Step:
+    """The source answers, and how many of its rows no hour can ever hold."""
+    try:
+        timeless = source.rows_without_event_time()
+    except SourceError as exc:
+        return Step("source", Status.FAIL, str(exc))
+    if timeless:
+        return Step(
+            "source",
+            Status.WARN,
+            f"{source.describe()}: {timeless} row(s) have neither started_at nor created_at; "
+            "no hour holds them, so they are never archived: fix them at the gateway",
+        )
+    return Step("source", Status.PASS, f"{source.describe()} answers")
 
 
 def _one_writer(dest: Destination, key: str, payload: bytes) -> Step:

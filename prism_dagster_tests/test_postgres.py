@@ -446,3 +446,17 @@ def test_the_timeouts_come_from_prism_yaml_with_one_default_each(tmp_path) -> No
     defaults = PostgresSource(dsn="", organization_id="o")
     assert (defaults.connect_timeout_s, defaults.statement_timeout_s) == (10, 600)
     assert defaults.idle_timeout_s == 60
+
+
+def test_validate_reports_rows_no_hour_can_hold_once(postgres, tmp_path, monkeypatch, capsys):
+    from prism_dagster.cli import main
+
+    untimed = [gateway_row("timed", "2026-03-31T22:10:00Z"), gateway_row("untimed", None)]
+    nullable = "ALTER TABLE agentcc_request_log ALTER COLUMN created_at DROP NOT NULL"
+    dsn = gateway_db.fresh(postgres, gateway_db.scoped(untimed), setup=nullable)
+    monkeypatch.setenv("TEST_GATEWAY_DSN", dsn)
+    raw = _config(tmp_path, tmp_path / "archive", tmp_path)
+    (tmp_path / "prism.yaml").write_text(json.dumps(raw))
+    assert main(["validate", "prod", "--config", str(tmp_path / "prism.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "WARN  source" in out and "1 row(s) have neither started_at nor created_at" in out

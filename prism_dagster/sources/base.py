@@ -92,6 +92,14 @@ class LogSource(dg.ConfigurableResource, ABC):
     def describe(self) -> str:
         """A one-line, secret-free description for metadata and logs."""
 
+    def rows_without_event_time(self) -> int:
+        """Rows no hour can hold (neither started_at nor created_at), never archived.
+
+        Reported by ``prism-dagster validate``, once, rather than by every run. A spool files
+        such lines as rejects under their neighbours' hour instead, so it has none.
+        """
+        return 0
+
     def fingerprints(self, start: datetime, end: datetime) -> dict[datetime, str]:
         """Each hour's fingerprint now, to spot hours that changed after they were archived.
 

@@ -147,6 +147,9 @@ class PostgresSource(LogSource):
             for hour in layout.hours_between(start, end)
         }
 
+    def rows_without_event_time(self) -> int:
+        return self.count_without_event_time()
+
     def count_without_event_time(self) -> int:
         """In-scope rows with neither started_at nor created_at: no hour can ever hold them."""
 
