@@ -27,12 +27,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_write import _reset_peak, _status_mib
+from throwaway_postgres import postgres_server
 
+from prism_dagster.archive.normalize import normalize
+from prism_dagster.archive.settings import WriteSettings
+from prism_dagster.archive.writer import write_frame
 from prism_dagster.destinations import LocalDestination
-from prism_dagster.normalize import normalize
-from prism_dagster.simulate import hour_rows
+from prism_dagster.sources.gateway_table import COLUMNS, TABLE_DDL
 from prism_dagster.sources.postgres import PostgresSource
-from prism_dagster.writer import WriteSettings, write_frame
+from prism_dagster.sources.simulate import hour_rows
 
 HOUR = datetime(2026, 3, 31, 12, tzinfo=UTC)  # mid-day: the simulator's busiest hour
 ORG = "6f1c1a0e-0000-4000-8000-000000000001"
@@ -41,8 +44,6 @@ ORG = "6f1c1a0e-0000-4000-8000-000000000001"
 def load(dsn: str, rows: int) -> int:
     """Create the gateway table and COPY ``rows`` requests of one hour into it."""
     import psycopg
-
-    from prism_dagster_tests.gateway_db import COLUMNS, TABLE_DDL
 
     seed, frame = 0, pl.DataFrame()
     while frame.height == 0:  # skip the simulator's quiet hours
@@ -105,8 +106,6 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as out:
             print(json.dumps(run(args.child[0], args.child[1], Path(out))))
         return
-    from prism_dagster_tests.servers import postgres_server
-
     with postgres_server() as pg:
         loaded = load(pg.dsn(), args.rows)
         print(f"\n{loaded:,} rows of one hour in PostgreSQL; each method in its own process")

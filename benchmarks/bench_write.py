@@ -21,10 +21,11 @@ from pathlib import Path
 
 import polars as pl
 
+from prism_dagster.archive.normalize import normalize
+from prism_dagster.archive.settings import WriteSettings
+from prism_dagster.archive.writer import write_frame
 from prism_dagster.destinations import LocalDestination
-from prism_dagster.normalize import normalize
-from prism_dagster.simulate import hour_rows
-from prism_dagster.writer import WriteSettings, write_frame
+from prism_dagster.sources.simulate import hour_rows
 
 METHODS = ("naive", "polars", "plugin")
 

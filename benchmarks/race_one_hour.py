@@ -19,11 +19,12 @@ from pathlib import Path
 
 import polars as pl
 
-from prism_dagster import layout
+from prism_dagster.archive import layout
+from prism_dagster.archive.normalize import normalize
+from prism_dagster.archive.settings import WriteSettings
+from prism_dagster.archive.writer import write_hour
 from prism_dagster.destinations import LocalDestination
-from prism_dagster.normalize import normalize
 from prism_dagster.sources import SourceBatch
-from prism_dagster.writer import WriteSettings, write_hour
 
 HOUR = datetime(2026, 3, 31, 14, tzinfo=UTC)
 PREFIX = "race"

@@ -5,34 +5,22 @@ from __future__ import annotations
 
 import dagster as dg
 
-from prism_dagster.assets import GATEWAY_LOGS, build_archive_asset
-from prism_dagster.checks import build_destination_check
 from prism_dagster.config import PrismConfig, config_path, load_config
-from prism_dagster.defaults import default_config
-from prism_dagster.jobs import build_archive_job
-from prism_dagster.late_rows import build_late_rows_sensor
-from prism_dagster.resources import (
-    SOURCE_RESOURCE_KEY,
-    STATUS_RESOURCE_KEY,
-    build_io_manager,
-    build_source,
-    build_status_resource,
-    io_manager_key,
-)
-from prism_dagster.schedules import build_schedule
-from prism_dagster.sensors import build_sensors
+from prism_dagster.config.defaults import default_config
+from prism_dagster.defs.assets import GATEWAY_LOGS, build_archive_asset
+from prism_dagster.defs.checks import build_destination_check
+from prism_dagster.defs.jobs import build_archive_job
+from prism_dagster.defs.late_rows import build_late_rows_sensor
+from prism_dagster.defs.resources import build_resources
+from prism_dagster.defs.schedules import build_schedule
+from prism_dagster.defs.sensors import build_sensors
 
 
 def build_definitions(config: PrismConfig) -> dg.Definitions:
     """Assets, checks, jobs, schedules, sensors and resources for a configuration."""
-    resources: dict[str, object] = {
-        SOURCE_RESOURCE_KEY: build_source(config),
-        STATUS_RESOURCE_KEY: build_status_resource(config),
-    }
     assets: list[object] = [GATEWAY_LOGS]
     checks, jobs, schedules = [], [], []
     for integration in config.integrations:
-        resources[io_manager_key(integration)] = build_io_manager(integration)
         assets.append(build_archive_asset(integration))
         checks.append(build_destination_check(integration))
         job = build_archive_job(integration)
@@ -44,7 +32,7 @@ def build_definitions(config: PrismConfig) -> dg.Definitions:
         jobs=jobs,
         schedules=schedules,
         sensors=[*build_sensors(config, jobs), build_late_rows_sensor(config, jobs)],
-        resources=resources,
+        resources=build_resources(config),
     )
 
 

@@ -15,14 +15,15 @@ import polars as pl
 import pytest
 import yaml
 
-from prism_dagster.assets import GATEWAY_LOGS, archive_key, build_archive_asset
-from prism_dagster.assets import PARTITION_KEY_FORMAT as HOUR_KEY
+from prism_dagster.archive.schema import RECORD_COLUMNS
 from prism_dagster.config import parse_config
 from prism_dagster.definitions import build_definitions
-from prism_dagster.jobs import archive_job_name
-from prism_dagster.schema import RECORD_COLUMNS
-from prism_dagster.simulate import simulate
-from prism_dagster_tests.conftest import hour, read_archive_lines, tree_bytes
+from prism_dagster.defs.assets import GATEWAY_LOGS, build_archive_asset
+from prism_dagster.names import PARTITION_KEY_FORMAT as HOUR_KEY
+from prism_dagster.names import archive_job_name, archive_key
+from prism_dagster.sources.simulate import simulate
+from prism_dagster_tests.support.archive_reader import read_archive_lines, tree_bytes
+from prism_dagster_tests.support.rows import hour
 
 START, END = hour("2026-03-31T22"), hour("2026-04-01T02")  # across midnight and a month
 
@@ -172,7 +173,7 @@ def test_downstream_assets_can_load_an_archived_hour(spool: Path, archive_root: 
 
     @dg.asset(
         partitions_def=source.partitions_def,
-        ins={"archive": dg.AssetIn(archive_key(config.integrations[0]))},
+        ins={"archive": dg.AssetIn(archive_key(config.integrations[0].name))},
     )
     def hourly_cost(archive: pl.DataFrame) -> float:
         return float(archive["cost"].sum())
@@ -219,7 +220,7 @@ def test_definitions_module_loads_from_prism_config(
 
 
 def test_paths_not_read_are_named_in_the_run_metadata(spool: Path, archive_root: Path) -> None:
-    from prism_dagster_tests.conftest import gateway_row, write_spool
+    from prism_dagster_tests.support.rows import gateway_row, write_spool
 
     write_spool(spool / "a.ndjson", [gateway_row("ok", "2026-03-31T22:10:00Z"), "{broken"])
     (spool / "notes.txt").write_text("not a log file")

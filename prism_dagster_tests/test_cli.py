@@ -11,7 +11,7 @@ from pathlib import Path
 
 import yaml
 
-from prism_dagster_tests.conftest import read_archive_lines, tree_bytes
+from prism_dagster_tests.support.archive_reader import read_archive_lines, tree_bytes
 
 
 def _cli(

@@ -15,19 +15,20 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from prism_dagster import layout
-from prism_dagster.assets import PARTITION_KEY_FORMAT as HOUR_KEY
+from prism_dagster.archive import layout
+from prism_dagster.archive.normalize import normalize
+from prism_dagster.archive.schema import RECORD_COLUMNS
+from prism_dagster.archive.settings import WriteSettings
+from prism_dagster.archive.writer import write_frame
 from prism_dagster.config import parse_config
 from prism_dagster.definitions import build_definitions
-from prism_dagster.jobs import archive_job_name
-from prism_dagster.normalize import normalize
-from prism_dagster.resources import build_destination
-from prism_dagster.schema import RECORD_COLUMNS
-from prism_dagster.simulate import simulate
-from prism_dagster.writer import WriteSettings, write_frame
-from prism_dagster_tests import servers
-from prism_dagster_tests.conftest import hour
-from prism_dagster_tests.stores import AzureStore, GcsStore, S3Store, Store
+from prism_dagster.defs.resources import live
+from prism_dagster.names import PARTITION_KEY_FORMAT as HOUR_KEY
+from prism_dagster.names import archive_job_name
+from prism_dagster.sources.simulate import simulate
+from prism_dagster_tests.support.fault_proxy import faulty_proxy, gcs_bucket_metadata
+from prism_dagster_tests.support.rows import hour
+from prism_dagster_tests.support.stores import AzureStore, GcsStore, S3Store, Store
 
 H0, H1 = hour("2026-03-31T23"), hour("2026-04-01T00")
 PREFIX = "prism/production"
@@ -141,7 +142,7 @@ def test_content_encoding_option_still_reads_back_raw_gzip(spool: Path, store: S
         assert (obj.content_type, obj.content_encoding) == ("application/x-ndjson", "gzip")
         assert obj.data[:2] == b"\x1f\x8b"  # the SDK handed back the stored gzip bytes
     integration = parse_config(_config(spool, store, gzip_content_encoding=True)).integrations[0]
-    dest = build_destination(integration, live=True)
+    dest = live(integration.destination())
     [key] = list(batches)[:1]
     assert dest.get_object(key) == batches[key].data
 
@@ -163,7 +164,7 @@ def test_large_batch_uploads_in_parts(store: Store, monkeypatch: pytest.MonkeyPa
     frame = _incompressible_frame(36_000)  # about 13 MiB of gzip: three 5 MiB parts
     cfg = {"name": "prod", "start": "2026-03-31T00", "part_size_mb": 5, **store.integration()}
     proxy_ctx = (
-        servers.faulty_proxy(gcs.endpoint, fail_first=0, ignore=servers.gcs_bucket_metadata)
+        faulty_proxy(gcs.endpoint, fail_first=0, ignore=gcs_bucket_metadata)
         if store.provider == "gcs"
         else None
     )
@@ -173,7 +174,7 @@ def test_large_batch_uploads_in_parts(store: Store, monkeypatch: pytest.MonkeyPa
         integration = parse_config(
             {"source": {"kind": "spool", "path": "/x"}, "integrations": [cfg]}
         ).integrations[0]
-        dest = build_destination(integration, live=True)
+        dest = live(integration.destination())
         key = "big/batch_000000000000.jsonl.gz"
         settings = WriteSettings(max_rows_per_file=frame.height)
         [(_, entry)] = write_frame(dest, frame, lambda _: key, settings)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import dagster as dg
 
-from prism_dagster.simulate import simulate
-from prism_dagster_tests.conftest import gateway_row, hour, write_spool
-from prism_dagster_tests.lifecycle import Daemon
+from prism_dagster.sources.simulate import simulate
+from prism_dagster_tests.support.lifecycle import Daemon
+from prism_dagster_tests.support.rows import gateway_row, hour, write_spool
 
 NOW = hour("2026-04-01T02").replace(minute=30)
 
@@ -45,7 +45,7 @@ def test_an_hour_with_a_run_in_flight_is_not_requested_again(spool, tmp_path, mo
 
 
 def test_a_file_turned_unreadable_does_not_rearchive_its_hours(spool, tmp_path, monkeypatch):
-    from prism_dagster_tests.conftest import write_spool
+    from prism_dagster_tests.support.rows import write_spool
 
     path = write_spool(spool / "a.ndjson", [gateway_row("a", "2026-04-01T01:10:00Z")])
     raw = {

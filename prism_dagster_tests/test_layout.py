@@ -6,8 +6,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from prism_dagster import layout
-from prism_dagster_tests.conftest import hour
+from prism_dagster.archive import layout
+from prism_dagster_tests.support.rows import hour
 
 
 @pytest.mark.parametrize(

@@ -10,13 +10,13 @@ from typing import Any
 import dagster as dg
 import pytest
 
-from prism_dagster import layout
-from prism_dagster.assets import PARTITION_KEY_FORMAT
-from prism_dagster.simulate import simulate
-from prism_dagster.status import Status
-from prism_dagster_tests.conftest import hour
-from prism_dagster_tests.lifecycle import Daemon
-from prism_dagster_tests.stores import S3Store, new_name
+from prism_dagster.archive import layout
+from prism_dagster.lifecycle.status import Status
+from prism_dagster.names import PARTITION_KEY_FORMAT
+from prism_dagster.sources.simulate import simulate
+from prism_dagster_tests.support.lifecycle import Daemon
+from prism_dagster_tests.support.rows import hour
+from prism_dagster_tests.support.stores import S3Store, new_name
 
 NOW = hour("2026-04-01T02").replace(minute=30)  # hours up to 01:00 are closed
 SINCE = hour("2026-03-31T20")
@@ -150,9 +150,9 @@ def test_in_flight_hours_are_not_requested_twice(spool, tmp_path, monkeypatch) -
 
 
 def _dead_endpoint() -> str:
-    from prism_dagster_tests import servers
+    from prism_dagster_tests.support.process import free_port
 
-    return f"http://127.0.0.1:{servers.free_port()}"
+    return f"http://127.0.0.1:{free_port()}"
 
 
 @pytest.mark.parametrize(
@@ -162,7 +162,7 @@ def _dead_endpoint() -> str:
 def test_each_failure_cause_is_classified(
     case, spool, tmp_path, moto, s3_auth, monkeypatch
 ) -> None:
-    from prism_dagster_tests import servers
+    from prism_dagster_tests.support.fault_proxy import S3_SLOW_DOWN, faulty_proxy
 
     store = S3Store(moto)
     for name, value in store.env.items():
@@ -179,9 +179,7 @@ def test_each_failure_cause_is_classified(
         "unknown": "unknown",
     }[case]
     secret = "testing-secret"
-    with servers.faulty_proxy(
-        moto.endpoint_url, fail_first=1000, body=servers.S3_SLOW_DOWN
-    ) as proxy:
+    with faulty_proxy(moto.endpoint_url, fail_first=1000, body=S3_SLOW_DOWN) as proxy:
         if case == "wrong_secret":
             key_id, real = s3_auth["keys"]["writer"]
             secret = real[::-1]
@@ -250,7 +248,7 @@ def test_status_is_observed_on_the_asset_once_per_change(spool, tmp_path, monkey
 def test_concurrent_updates_lose_no_writes(tmp_path) -> None:
     from concurrent.futures import ThreadPoolExecutor
 
-    from prism_dagster.status import StatusStore
+    from prism_dagster.lifecycle.status import StatusStore
 
     url = f"sqlite:///{tmp_path / 'status.db'}"
     names = [f"i{n}" for n in range(8)]
@@ -282,7 +280,7 @@ def test_concurrent_updates_lose_no_writes(tmp_path) -> None:
 
 
 def test_failures_count_attempts_not_runs(tmp_path) -> None:
-    from prism_dagster.status import StatusStore
+    from prism_dagster.lifecycle.status import StatusStore
 
     store = StatusStore(f"sqlite:///{tmp_path / 'status.db'}")
     store.ensure(["prod"])
@@ -300,7 +298,7 @@ def test_failures_count_attempts_not_runs(tmp_path) -> None:
 def test_multi_day_history_backfills_in_few_runs_like_hour_by_hour(
     spool, tmp_path, monkeypatch
 ) -> None:
-    from prism_dagster_tests.conftest import tree_bytes
+    from prism_dagster_tests.support.archive_reader import tree_bytes
 
     since = hour("2026-03-29T00")
     simulate(spool, since, hour("2026-04-01T00"), rate=40, seed=12)

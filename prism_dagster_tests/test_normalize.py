@@ -9,9 +9,9 @@ from decimal import Decimal
 import polars as pl
 import pytest
 
+from prism_dagster.archive.normalize import normalize
+from prism_dagster.archive.schema import ERROR_MESSAGE_MAX_CHARS, RECORD_COLUMNS
 from prism_dagster.errors import BadRecordsError
-from prism_dagster.normalize import normalize
-from prism_dagster.schema import ERROR_MESSAGE_MAX_CHARS, RECORD_COLUMNS
 
 
 def _one(**columns: object) -> dict:

@@ -20,19 +20,19 @@ import dagster as dg
 import polars as pl
 import pytest
 
-from prism_dagster import clock, layout
+from prism_dagster import clock
+from prism_dagster.archive import layout
+from prism_dagster.archive.lease import HourLease, Lease
+from prism_dagster.archive.manifest import Manifest
+from prism_dagster.archive.writer import HourResult, Writer, WriteSettings, write_hour
 from prism_dagster.config import parse_config
+from prism_dagster.defs.resources import live
 from prism_dagster.destinations import Destination, LocalDestination, ObjectKind, ObjectSink
 from prism_dagster.errors import HourBusyError
-from prism_dagster.io_managers import read_hour
-from prism_dagster.lease import HourLease, Lease
-from prism_dagster.manifest import Manifest
-from prism_dagster.resources import build_destination
 from prism_dagster.sources import SourceBatch
-from prism_dagster.writer import HourResult, Writer, WriteSettings, write_hour
-from prism_dagster_tests.conftest import hour
-from prism_dagster_tests.stores import S3Store
-from prism_dagster_tests.test_writer import records
+from prism_dagster_tests.support.archive_reader import read_hour
+from prism_dagster_tests.support.rows import hour, records
+from prism_dagster_tests.support.stores import S3Store
 
 H14 = hour("2026-03-31T14")
 PREFIX = "prism/production"
@@ -57,7 +57,7 @@ def _s3(moto, monkeypatch) -> tuple[Destination, dict[str, Any]]:
     config = parse_config(
         {"source": {"kind": "spool", "path": "/x"}, "integrations": [integration]}
     )
-    return build_destination(config.integrations[0], live=True), integration
+    return live(config.integrations[0].destination()), integration
 
 
 def write(dest: Destination, frame: pl.DataFrame, writer: Writer | None = None, **settings: Any):
@@ -249,7 +249,7 @@ def _kill_mid_write(integration: dict[str, Any]) -> str:
         [
             sys.executable,
             "-m",
-            "prism_dagster_tests.crash_writer",
+            "prism_dagster_tests.support.crash_writer",
             json.dumps(integration),
             LEASE,
             key,
@@ -294,9 +294,9 @@ def test_a_killed_s3_writers_multipart_upload_is_aborted_by_the_next_run(moto, m
 
 
 def test_a_run_refused_an_hour_shows_the_cause_in_operator_words(spool, tmp_path, monkeypatch):
-    from prism_dagster.simulate import simulate
-    from prism_dagster.status import Status
-    from prism_dagster_tests.lifecycle import Daemon
+    from prism_dagster.lifecycle.status import Status
+    from prism_dagster.sources.simulate import simulate
+    from prism_dagster_tests.support.lifecycle import Daemon
 
     simulate(spool, hour("2026-03-31T20"), hour("2026-03-31T22"), rate=40, seed=3)
     archive = tmp_path / "archive"
@@ -309,7 +309,9 @@ def test_a_run_refused_an_hour_shows_the_cause_in_operator_words(spool, tmp_path
         "status_store": {"url": f"sqlite:///{tmp_path / 'status.db'}"},
     }
     dest = LocalDestination(path=str(archive))
-    HourLease(dest, layout.lease_key(PREFIX, hour("2026-03-31T21")), "run-elsewhere").try_acquire()
+    HourLease(
+        dest, layout.lease_key(PREFIX, hour("2026-03-31T21")), "run-elsewhere", 600
+    ).try_acquire()
     with dg.instance_for_test() as instance:
         daemon = Daemon(raw, instance, monkeypatch, hour("2026-03-31T23"))
         tags = {

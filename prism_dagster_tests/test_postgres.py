@@ -12,11 +12,11 @@ import polars as pl
 import psycopg
 import pytest
 
+from prism_dagster.archive.normalize import normalize
+from prism_dagster.archive.schema import GATEWAY_SCHEMA
 from prism_dagster.config import parse_config
 from prism_dagster.errors import FailureCause, SourceError
-from prism_dagster.normalize import normalize
-from prism_dagster.resources import build_source
-from prism_dagster.schema import GATEWAY_SCHEMA
+from prism_dagster.lifecycle.status import Status
 from prism_dagster.sources.base import (
     REJECT_TIME,
     UPDATED_AT,
@@ -25,10 +25,10 @@ from prism_dagster.sources.base import (
 )
 from prism_dagster.sources.pg_stream import KEEPALIVES, where, with_params
 from prism_dagster.sources.postgres import PostgresSource
-from prism_dagster.status import Status
-from prism_dagster_tests import gateway_db
-from prism_dagster_tests.conftest import gateway_row, hour, read_archive_lines
-from prism_dagster_tests.lifecycle import Daemon
+from prism_dagster_tests.support import gateway_db
+from prism_dagster_tests.support.archive_reader import read_archive_lines
+from prism_dagster_tests.support.lifecycle import Daemon
+from prism_dagster_tests.support.rows import gateway_row, hour
 
 START, END = hour("2026-03-31T22"), hour("2026-04-01T02")
 READER_PASSWORD = "reader-pw-Zq81"
@@ -132,7 +132,7 @@ def test_the_read_only_role_cannot_write(gateway) -> None:
 def test_source_failures_are_classified_without_the_password(
     gateway, postgres, change, cause
 ) -> None:
-    from prism_dagster_tests import servers
+    from prism_dagster_tests.support.process import free_port
 
     dsn, options = gateway["reader"], {}
     secret = READER_PASSWORD
@@ -140,7 +140,7 @@ def test_source_failures_are_classified_without_the_password(
         secret = "wrong-Pa55word"
         dsn = dsn.replace(READER_PASSWORD, secret)
     elif change == "no_server":
-        dsn = dsn.replace(f":{postgres.port}/", f":{servers.free_port()}/")
+        dsn = dsn.replace(f":{postgres.port}/", f":{free_port()}/")
     elif change == "missing_table":
         options["table"] = "request_log_typo"
     elif change == "missing_column":
@@ -214,8 +214,8 @@ def test_late_rows_are_detected_and_the_hour_rearchived_once(
 
 
 def test_spool_files_arriving_late_are_rearchived(tmp_path, monkeypatch) -> None:
-    from prism_dagster.simulate import simulate
-    from prism_dagster_tests.conftest import gateway_row, write_spool
+    from prism_dagster.sources.simulate import simulate
+    from prism_dagster_tests.support.rows import gateway_row, write_spool
 
     spool = tmp_path / "spool"
     simulate(spool, START, END, rate=60, seed=33)
@@ -436,7 +436,7 @@ def test_timeouts_and_keepalives_join_the_dsn_and_win(dsn) -> None:
 
 def test_the_timeouts_come_from_prism_yaml_with_one_default_each(tmp_path) -> None:
     raw = _config(tmp_path, tmp_path / "archive", tmp_path, idle_timeout_s=5)
-    source = build_source(parse_config(raw))
+    source = parse_config(raw).source.log_source()
     assert isinstance(source, PostgresSource)
     assert (source.connect_timeout_s, source.statement_timeout_s, source.idle_timeout_s) == (
         10,

@@ -16,9 +16,9 @@ import pytest
 
 from prism_dagster.errors import FailureCause, SourceError
 from prism_dagster.sources.postgres import PostgresSource
-from prism_dagster_tests import gateway_db
-from prism_dagster_tests.conftest import hour
-from prism_dagster_tests.tcp_proxy import TcpProxy
+from prism_dagster_tests.support import gateway_db
+from prism_dagster_tests.support.rows import hour
+from prism_dagster_tests.support.tcp_proxy import TcpProxy
 
 START = hour("2026-03-31T22")
 END = START + timedelta(hours=4)

@@ -12,25 +12,32 @@ import dagster as dg
 import pytest
 
 from prism_dagster.config import parse_config
+from prism_dagster.defs.resources import live
 from prism_dagster.destinations import Destination, ObjectKind
 from prism_dagster.errors import DestinationError, FailureCause
-from prism_dagster.resources import build_destination
-from prism_dagster_tests import servers
-from prism_dagster_tests.stores import AzureStore, GcsStore, S3Store, Store
+from prism_dagster_tests.support.fault_proxy import (
+    AZURE_SERVER_BUSY,
+    AZURE_SERVER_BUSY_HEADERS,
+    GCS_RATE_LIMITED,
+    S3_SLOW_DOWN,
+    faulty_proxy,
+    gcs_bucket_metadata,
+)
+from prism_dagster_tests.support.stores import AzureStore, GcsStore, S3Store, Store
 
 FAST = {"attempts": 4, "initial_backoff_s": 0.05, "max_backoff_s": 0.2}
 THROTTLE = {
-    "s3": {"status": 503, "body": servers.S3_SLOW_DOWN},
+    "s3": {"status": 503, "body": S3_SLOW_DOWN},
     "azure": {
         "status": 503,
-        "body": servers.AZURE_SERVER_BUSY,
-        "headers": servers.AZURE_SERVER_BUSY_HEADERS,
+        "body": AZURE_SERVER_BUSY,
+        "headers": AZURE_SERVER_BUSY_HEADERS,
     },
     "gcs": {
         "status": 429,
-        "body": servers.GCS_RATE_LIMITED,
+        "body": GCS_RATE_LIMITED,
         "headers": {"Content-Type": "application/json"},
-        "ignore": servers.gcs_bucket_metadata,
+        "ignore": gcs_bucket_metadata,
     },
 }
 
@@ -56,7 +63,7 @@ def _through(
     config = parse_config(
         {"source": {"kind": "spool", "path": "/x"}, "integrations": [integration]}
     )
-    return build_destination(config.integrations[0], live=True)
+    return live(config.integrations[0].destination())
 
 
 def _store(kind: str, moto, azurite, gcs, monkeypatch: pytest.MonkeyPatch) -> tuple[Store, str]:
@@ -74,7 +81,7 @@ def test_throttled_requests_are_retried_until_they_pass(
     kind, moto, azurite, gcs, monkeypatch
 ) -> None:
     store, upstream = _store(kind, moto, azurite, gcs, monkeypatch)
-    with servers.faulty_proxy(upstream, fail_first=2, **THROTTLE[kind]) as proxy:
+    with faulty_proxy(upstream, fail_first=2, **THROTTLE[kind]) as proxy:
         dest = _through(store, proxy.url, upstream, monkeypatch)
         dest.put_object("prism/a.json", b'{"a": 1}', ObjectKind.JSON)
         assert proxy.failed == 2
@@ -91,7 +98,7 @@ def test_attempts_are_bounded_and_the_cause_is_throttling(
     kind, moto, azurite, gcs, monkeypatch
 ) -> None:
     store, upstream = _store(kind, moto, azurite, gcs, monkeypatch)
-    with servers.faulty_proxy(upstream, fail_first=100, **THROTTLE[kind]) as proxy:
+    with faulty_proxy(upstream, fail_first=100, **THROTTLE[kind]) as proxy:
         dest = _through(store, proxy.url, upstream, monkeypatch)
         with pytest.raises(DestinationError) as caught:
             dest.put_object("prism/a.json", b"{}", ObjectKind.JSON)
@@ -104,8 +111,8 @@ def test_attempts_are_bounded_and_the_cause_is_throttling(
 def test_permanent_failures_are_not_retried(kind, moto, azurite, gcs, monkeypatch) -> None:
     store, upstream = _store(kind, moto, azurite, gcs, monkeypatch)
     field = "container" if kind == "azure" else "bucket"
-    ignore = servers.gcs_bucket_metadata if kind == "gcs" else None
-    with servers.faulty_proxy(upstream, fail_first=0, ignore=ignore) as proxy:
+    ignore = gcs_bucket_metadata if kind == "gcs" else None
+    with faulty_proxy(upstream, fail_first=0, ignore=ignore) as proxy:
         dest = _through(store, proxy.url, upstream, monkeypatch, **{field: "prism-missing-bucket"})
         with pytest.raises(DestinationError) as caught:
             dest.put_object("prism/a.json", b"{}", ObjectKind.JSON)
@@ -115,14 +122,14 @@ def test_permanent_failures_are_not_retried(kind, moto, azurite, gcs, monkeypatc
 
 def test_a_materialisation_rides_out_a_throttled_store(moto, monkeypatch, tmp_path) -> None:
     from prism_dagster.definitions import build_definitions
-    from prism_dagster.jobs import archive_job_name
-    from prism_dagster.simulate import simulate
-    from prism_dagster_tests.conftest import hour
+    from prism_dagster.names import archive_job_name
+    from prism_dagster.sources.simulate import simulate
+    from prism_dagster_tests.support.rows import hour
 
     store = S3Store(moto)
     h = hour("2026-03-31T14")
     simulate(tmp_path, h, h.replace(hour=15), rate=100, seed=4)
-    with servers.faulty_proxy(moto.endpoint_url, fail_first=3, **THROTTLE["s3"]) as proxy:
+    with faulty_proxy(moto.endpoint_url, fail_first=3, **THROTTLE["s3"]) as proxy:
         for name, value in store.env.items():
             monkeypatch.setenv(name, value)
         integration = {
@@ -153,9 +160,7 @@ S3_INTERNAL_ERROR = (
 
 def test_a_ten_second_outage_is_ridden_through(moto, monkeypatch, caplog) -> None:
     store = S3Store(moto)
-    with servers.faulty_proxy(
-        moto.endpoint_url, fail_first=0, status=500, body=S3_INTERNAL_ERROR
-    ) as proxy:
+    with faulty_proxy(moto.endpoint_url, fail_first=0, status=500, body=S3_INTERNAL_ERROR) as proxy:
         patient = {"initial_backoff_s": 0.5, "max_backoff_s": 2.0, "give_up_after_s": 60}
         dest = _through(store, proxy.url, moto.endpoint_url, monkeypatch, retry=patient)
         proxy.fail_for(10)
@@ -170,9 +175,7 @@ def test_a_ten_second_outage_is_ridden_through(moto, monkeypatch, caplog) -> Non
 
 def test_giving_up_is_said_once_with_the_cause_in_operator_words(moto, monkeypatch, caplog) -> None:
     store = S3Store(moto)
-    with servers.faulty_proxy(
-        moto.endpoint_url, fail_first=0, status=500, body=S3_INTERNAL_ERROR
-    ) as proxy:
+    with faulty_proxy(moto.endpoint_url, fail_first=0, status=500, body=S3_INTERNAL_ERROR) as proxy:
         quick = {"initial_backoff_s": 0.05, "max_backoff_s": 0.2, "give_up_after_s": 1.0}
         dest = _through(store, proxy.url, moto.endpoint_url, monkeypatch, retry=quick)
         proxy.fail_for(60)

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from prism_dagster.sources import SpoolSource
-from prism_dagster_tests.conftest import gateway_row, hour, write_spool
+from prism_dagster_tests.support.rows import gateway_row, hour, write_spool
 
 H14, H15 = hour("2026-03-31T14"), hour("2026-03-31T15")
 

@@ -19,7 +19,7 @@ import pytest
 import prism_dagster
 from prism_dagster.sources import SpoolSource
 from prism_dagster.sources.base import REJECT_TIME
-from prism_dagster_tests.conftest import gateway_row, hour, write_spool
+from prism_dagster_tests.support.rows import gateway_row, hour, write_spool
 
 H14, H15, H16 = hour("2026-03-31T14"), hour("2026-03-31T15"), hour("2026-03-31T16")
 MINUTE = timedelta(minutes=1)

@@ -10,8 +10,8 @@ import pytest
 import yaml
 
 from prism_dagster.cli import main
-from prism_dagster_tests import servers
-from prism_dagster_tests.stores import AzureStore, GcsStore, S3Store, Store, new_name
+from prism_dagster_tests.support.process import free_port
+from prism_dagster_tests.support.stores import AzureStore, GcsStore, S3Store, Store, new_name
 
 FAST_RETRY = {"attempts": 2, "initial_backoff_s": 0.05, "max_backoff_s": 0.1}
 
@@ -78,7 +78,7 @@ def test_missing_bucket_or_container_is_named(
 @pytest.mark.parametrize("kind", ["s3", "azure", "gcs"])
 def test_unreachable_endpoint(kind, tmp_path, capsys, monkeypatch, moto, azurite, gcs) -> None:
     store = _store(kind, moto, azurite, gcs, monkeypatch)
-    dead = f"http://127.0.0.1:{servers.free_port()}"
+    dead = f"http://127.0.0.1:{free_port()}"
     if isinstance(store, AzureStore):
         connection = store.env["TEST_AZURE_CONNECTION"]
         endpoint = connection.split("BlobEndpoint=")[1].split(";")[0]

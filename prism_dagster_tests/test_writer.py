@@ -14,33 +14,17 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from prism_dagster import layout
+from prism_dagster.archive import layout
+from prism_dagster.archive.manifest import Manifest
+from prism_dagster.archive.settings import WriteSettings
+from prism_dagster.archive.writer import content_tag, write_hour
 from prism_dagster.destinations import LocalDestination, ObjectKind, ObjectSink
-from prism_dagster.io_managers import read_hour
-from prism_dagster.manifest import Manifest
-from prism_dagster.normalize import normalize
 from prism_dagster.sources import SourceBatch
-from prism_dagster.writer import WriteSettings, content_tag, write_hour
-from prism_dagster_tests.conftest import hour, read_archive_lines, tree_bytes
+from prism_dagster_tests.support.archive_reader import read_archive_lines, read_hour, tree_bytes
+from prism_dagster_tests.support.rows import hour, records
 
 H14 = hour("2026-03-31T14")
 PREFIX = "prism/production"
-
-
-def records(n: int, minute_step: float = 0.001) -> pl.DataFrame:
-    seconds = [i * minute_step for i in range(n)]
-    return normalize(
-        pl.DataFrame(
-            {
-                "request_id": [f"req_{i:07d}" for i in range(n)],
-                "started_at": [
-                    f"2026-03-31T14:{int(s // 60) % 60:02d}:{s % 60:06.3f}Z" for s in seconds
-                ],
-                "cost": [i / 1000 for i in range(n)],
-                "error_message": ["x" * (i % 50) for i in range(n)],
-            }
-        )
-    )
 
 
 def write(

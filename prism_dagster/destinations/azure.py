@@ -40,7 +40,9 @@ def _block_id(number: int) -> str:
 
 class _AzureSink(PartSink):
     def __init__(self, dest: AzureDestination, key: str, kind: ObjectKind) -> None:
-        super().__init__(dest.part_size, lambda call: dest.run(f"writing {dest.uri(key)}", call))
+        super().__init__(
+            dest.settings.part_size, lambda call: dest.run(f"writing {dest.uri(key)}", call)
+        )
         from azure.storage.blob import ContentSettings
 
         self._blob = dest.container_client().get_blob_client(key)
@@ -87,8 +89,8 @@ class AzureDestination(Destination):
 
         options: dict[str, Any] = {
             "retry_total": 0,
-            "connection_timeout": self.timeout_s,
-            "read_timeout": self.timeout_s,
+            "connection_timeout": self.settings.retry.request_timeout_s,
+            "read_timeout": self.settings.retry.request_timeout_s,
         }
 
         def create() -> Any:

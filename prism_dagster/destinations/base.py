@@ -15,6 +15,7 @@ from typing import ClassVar, TypeVar
 import dagster as dg
 from pydantic import Field
 
+from prism_dagster.destinations.settings import DestinationSettings
 from prism_dagster.errors import DestinationError, FailureCause, redact
 
 T = TypeVar("T")
@@ -40,25 +41,7 @@ class Destination(dg.ConfigurableResource, ABC):
     """An object store the archive is written to. Keys are ``/``-separated, no leading ``/``."""
 
     integration: str = Field(default="", description="Integration name, for error messages.")
-    gzip_content_encoding: bool = Field(
-        default=False,
-        description="Store batches as Content-Type application/x-ndjson with Content-Encoding "
-        "gzip. Off by default: browsers, consoles and SDKs then decompress on download and "
-        "the saved file is no longer gzip. Default: Content-Type application/gzip, no encoding.",
-    )
-    retry_attempts: int = Field(
-        default=30,
-        ge=1,
-        description="At most this many attempts per request, first included; retrying also "
-        "stops at retry_timeout_s, whichever comes first.",
-    )
-    retry_initial_backoff_s: float = Field(default=0.5, gt=0)
-    retry_max_backoff_s: float = Field(default=20.0, gt=0)
-    retry_timeout_s: float = Field(default=120.0, gt=0, description="Give up retrying after this.")
-    timeout_s: float = Field(default=60.0, gt=0, description="Connect/read timeout per request.")
-    part_size: int = Field(
-        default=8 * 2**20, ge=5 * 2**20, description="Objects larger than this upload in parts."
-    )
+    settings: DestinationSettings = Field(default_factory=DestinationSettings)
 
     provider: ClassVar[str] = "destination"  # each provider names itself, for messages
 
@@ -66,7 +49,7 @@ class Destination(dg.ConfigurableResource, ABC):
         """(Content-Type, Content-Encoding) for an object of ``kind``."""
         if kind is ObjectKind.JSON:
             return "application/json", None
-        if self.gzip_content_encoding:
+        if self.settings.gzip_content_encoding:
             return "application/x-ndjson", "gzip"
         return "application/gzip", None
 
@@ -129,15 +112,16 @@ class Destination(dg.ConfigurableResource, ABC):
     def run(self, action: str, call: Callable[[], T]) -> T:
         """One SDK request, retried while its failure is transient (5xx, throttling, network).
 
-        Exponential backoff with full jitter until ``retry_timeout_s`` has passed (or
-        ``retry_attempts`` were made): the last wait is cut to end at the deadline, so an
+        Exponential backoff with full jitter until ``give_up_after_s`` has passed (or
+        ``attempts`` were made): the last wait is cut to end at the deadline, so an
         outage shorter than the limit is ridden through. SDKs' own retries are off, so this
         is the one policy, on every provider. Permanent failures (denied, missing, bad key)
         raise at once.
         """
+        policy = self.settings.retry
         started = time.monotonic()
-        deadline = started + self.retry_timeout_s
-        for attempt in range(1, self.retry_attempts + 1):
+        deadline = started + policy.give_up_after_s
+        for attempt in range(1, policy.attempts + 1):
             try:
                 return call()
             except DestinationError:
@@ -147,18 +131,16 @@ class Destination(dg.ConfigurableResource, ABC):
                 if not error.transient:
                     # "from None": the SDK's exception may quote credentials; ours is scrubbed.
                     raise error from None
-                ceiling = min(
-                    self.retry_max_backoff_s, self.retry_initial_backoff_s * 2 ** (attempt - 1)
-                )
+                ceiling = min(policy.max_backoff_s, policy.initial_backoff_s * 2 ** (attempt - 1))
                 left = deadline - time.monotonic()
-                if attempt == self.retry_attempts or left <= 0:
+                if attempt == policy.attempts or left <= 0:
                     spent = time.monotonic() - started
                     _log.error(f"{error} Giving up after {attempt} attempt(s) in {spent:.0f}s.")
                     raise error.gave_up(attempt, spent) from None
                 delay = min(random.uniform(0, ceiling), left)
                 _log.warning(
-                    f"{error} Retry {attempt} of at most {self.retry_attempts - 1} in "
-                    f"{delay:.1f}s (retrying for up to {self.retry_timeout_s:.0f}s)."
+                    f"{error} Retry {attempt} of at most {policy.attempts - 1} in "
+                    f"{delay:.1f}s (retrying for up to {policy.give_up_after_s:.0f}s)."
                 )
                 time.sleep(delay)
         raise AssertionError("unreachable: the loop returns or raises")

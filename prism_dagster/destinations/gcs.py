@@ -23,7 +23,7 @@ class _GcsSink(PartSink):
     """Small objects: one upload request. Large ones: a resumable session, a part per PUT."""
 
     def __init__(self, dest: GcsDestination, key: str, kind: ObjectKind) -> None:
-        part = dest.part_size - dest.part_size % _RESUMABLE_QUANTUM
+        part = dest.settings.part_size - dest.settings.part_size % _RESUMABLE_QUANTUM
         super().__init__(part, lambda call: dest.run(f"writing {dest.uri(key)}", call))
         self._dest, self._key = dest, key
         self._content_type, self._encoding = dest.content_headers(kind)

@@ -37,7 +37,9 @@ _CODES: dict[str, tuple[FailureCause, str]] = {
 
 class _S3Sink(PartSink):
     def __init__(self, dest: S3Destination, key: str, kind: ObjectKind) -> None:
-        super().__init__(dest.part_size, lambda call: dest.run(f"writing {dest.uri(key)}", call))
+        super().__init__(
+            dest.settings.part_size, lambda call: dest.run(f"writing {dest.uri(key)}", call)
+        )
         self._client, self._bucket, self._key = dest.client(), dest.bucket, key
         content_type, encoding = dest.content_headers(kind)
         self._extra = {"ContentType": content_type}
@@ -98,8 +100,8 @@ class S3Destination(Destination):
             s3 = self.s3
             config = Config(
                 retries={"total_max_attempts": 1},  # Destination.run owns retrying
-                connect_timeout=self.timeout_s,
-                read_timeout=self.timeout_s,
+                connect_timeout=self.settings.retry.request_timeout_s,
+                read_timeout=self.settings.retry.request_timeout_s,
             )
             session = boto3.session.Session(profile_name=s3.profile_name)
             return session.client(

@@ -11,11 +11,12 @@ import dagster as dg
 import polars as pl
 from pydantic import Field
 
-from prism_dagster import layout
-from prism_dagster.schema import EVENT_TIME_COLUMNS, REJECT_SCHEMA
+from prism_dagster.archive import layout
+from prism_dagster.archive.schema import EVENT_TIME, EVENT_TIME_COLUMNS, REJECT_SCHEMA
 
-#: The internal column that attributes a rejected line to an hour.
-REJECT_TIME = "_event_time"
+#: The hour a reject is filed under: the event-time column, under the name rejects use.
+REJECT_TIME = EVENT_TIME
+
 BadRecordPolicy = Literal["keep", "fail"]
 
 

@@ -16,11 +16,11 @@ from typing import Any, TypeVar
 import polars as pl
 from pydantic import Field
 
-from prism_dagster import layout
-from prism_dagster.config import PostgresSourceConfig
+from prism_dagster.archive import layout
+from prism_dagster.archive.normalize import range_problems
+from prism_dagster.archive.schema import EVENT_TIME_COLUMNS, FIELD_RANGES, GATEWAY_SCHEMA
+from prism_dagster.config.sources import PostgresSourceConfig
 from prism_dagster.errors import FailureCause, SourceError, redact
-from prism_dagster.normalize import range_problems
-from prism_dagster.schema import EVENT_TIME_COLUMNS, FIELD_RANGES, GATEWAY_SCHEMA
 from prism_dagster.sources import pg_stream
 from prism_dagster.sources.base import REJECT_TIME, UPDATED_AT, LogSource, SourceBatch, fingerprint
 from prism_dagster.sources.pg_stream import bad_setting, secrets, where

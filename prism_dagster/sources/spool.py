@@ -16,9 +16,9 @@ from pathlib import Path
 import polars as pl
 from pydantic import Field
 
+from prism_dagster.archive.normalize import parse_timestamp, range_problems
+from prism_dagster.archive.schema import EVENT_TIME_COLUMNS, GATEWAY_SCHEMA
 from prism_dagster.errors import FailureCause, SourceError
-from prism_dagster.normalize import parse_timestamp, range_problems
-from prism_dagster.schema import EVENT_TIME_COLUMNS, GATEWAY_SCHEMA
 from prism_dagster.sources.base import REJECT_TIME, LogSource, SourceBatch
 from prism_dagster.sources.spool_index import Span, SpoolIndex
 from prism_dagster.sources.spool_lines import (

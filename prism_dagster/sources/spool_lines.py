@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from prism_dagster.schema import EVENT_TIME_RANGE, GATEWAY_SCHEMA, REJECT_SCHEMA
+from prism_dagster.archive.schema import EVENT_TIME_RANGE, GATEWAY_SCHEMA, REJECT_SCHEMA
 from prism_dagster.sources.base import REJECT_TIME
 
 LINE, LINE_NO, PRE = "line", "line_number", "_pre_reason"

@@ -1,0 +1,1 @@
+"""The archive core: record schema, object layout, encoding, manifests, the hour writer."""

@@ -1,0 +1,91 @@
+"""One integration's archive: its destination, prefix and write settings.
+
+Every caller that writes an hour, reads one back, reads a manifest or shows where the archive
+lives goes through an ``Archive``; only ``layout`` joins keys.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from prism_dagster.archive import layout
+from prism_dagster.archive.manifest import Manifest
+from prism_dagster.archive.schema import RECORD_SCHEMA
+from prism_dagster.archive.settings import WriteSettings
+from prism_dagster.archive.writer import HourResult, Writer, write_hour
+from prism_dagster.destinations.base import Destination
+from prism_dagster.errors import ManifestError
+
+
+@dataclass(frozen=True)
+class Archive:
+    """Where and how one integration's hours are archived."""
+
+    integration: str
+    destination: Destination
+    prefix: str = ""
+    settings: WriteSettings = field(default_factory=WriteSettings)
+
+    def uri(self, hour: datetime | None = None) -> str:
+        """The archive's root (``…/logs/``), or one hour's folder."""
+        if hour is None:
+            return self.destination.uri(layout.logs_folder(self.prefix))
+        return self.destination.uri(layout.hour_folder(self.prefix, hour))
+
+    def prefix_uri(self) -> str:
+        """The integration's prefix in its destination, as a URI."""
+        return self.destination.uri(layout.prefix_dir(self.prefix))
+
+    def write_hour(
+        self,
+        hour: datetime,
+        records: pl.DataFrame,
+        rejects: pl.DataFrame,
+        source_fingerprint: str | None = None,
+        writer: Writer | None = None,
+    ) -> HourResult:
+        """Replace one hour's archive (see ``writer.write_hour``)."""
+        return write_hour(
+            self.destination,
+            integration=self.integration,
+            prefix=self.prefix,
+            hour=hour,
+            records=records,
+            rejects=rejects,
+            settings=self.settings,
+            source_fingerprint=source_fingerprint,
+            writer=writer,
+        )
+
+    def manifest(self, hour: datetime) -> Manifest | None:
+        """The hour's manifest, or None if the hour was never archived whole."""
+        key = layout.manifest_key(self.prefix, hour)
+        if not self.destination.exists(key):
+            return None
+        return Manifest.from_bytes(self.destination.get_object(key), self.destination.uri(key))
+
+    def read_hour(self, hour: datetime) -> pl.DataFrame:
+        """An archived hour as records, checked against its manifest (empty if never written)."""
+        manifest = self.manifest(hour)
+        if manifest is None:
+            folder = layout.hour_folder(self.prefix, hour)
+            if any(layout.is_batch_key(k) for k in self.destination.list_keys(folder)):
+                key = layout.manifest_key(self.prefix, hour)
+                raise ManifestError(
+                    f"{self.destination.uri(key)} is missing: the hour is incomplete"
+                )
+            return pl.DataFrame(schema=RECORD_SCHEMA)
+        frames = []
+        for entry in manifest.files:
+            data = self.destination.get_object(layout.file_key(self.prefix, hour, entry.name))
+            if hashlib.sha256(data).hexdigest() != entry.sha256:
+                raise ManifestError(
+                    f"{entry.name} of {manifest.hour} does not match its manifest checksum"
+                )
+            frames.append(pl.read_ndjson(gzip.decompress(data), schema=RECORD_SCHEMA))
+        return pl.concat([pl.DataFrame(schema=RECORD_SCHEMA), *frames])

@@ -1,0 +1,143 @@
+"""One writer per hour: a lease object created only if absent, in the destination itself.
+
+The lease lives beside the hour it guards, so it holds whoever writes: a scheduled run, a
+backfill, the late-rows sensor, the CLI or a second Dagster instance. It names the run that
+holds it and when it expires; a lease whose run has finished, or that expired (its writer
+crashed), is taken over. Before the manifest is written the writer checks the lease is
+still its own, so a writer that stalled past its lease never publishes over its successor.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+
+from prism_dagster import clock
+from prism_dagster.destinations.base import Destination
+from prism_dagster.errors import DestinationError, HourBusyError, ManifestError
+
+_POLL_S = 1.0
+_log = logging.getLogger("prism_dagster")
+
+#: Tells whether the run that holds a lease has finished (its lease is then stale).
+HolderFinished = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class Lease:
+    """Who writes an hour, until when; ``token`` tells this acquisition from any other."""
+
+    holder: str
+    token: str
+    acquired_at: str
+    expires_at: str
+
+    def to_bytes(self) -> bytes:
+        return json.dumps(asdict(self), sort_keys=True).encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> Lease | None:
+        try:
+            return cls(**json.loads(data))
+        except (ValueError, TypeError):
+            return None  # unreadable: treated as stale, never as held
+
+    @property
+    def acquired(self) -> datetime:
+        return datetime.fromisoformat(self.acquired_at)
+
+    def expired(self, now: datetime) -> bool:
+        return datetime.fromisoformat(self.expires_at) <= now
+
+
+class HourLease:
+    """The lease on one hour's folder, held by ``holder`` (a run id)."""
+
+    def __init__(
+        self,
+        dest: Destination,
+        key: str,
+        holder: str,
+        ttl_s: float,
+        holder_finished: HolderFinished | None = None,
+    ) -> None:
+        self.dest, self.key, self.holder, self.ttl_s = dest, key, holder, ttl_s
+        self._finished = holder_finished or (lambda _: False)
+        self.lease: Lease | None = None
+
+    def _current(self) -> Lease | None:
+        if not self.dest.exists(self.key):
+            return None
+        return Lease.from_bytes(self.dest.get_object(self.key))
+
+    def _stale(self, found: Lease | None, now: datetime) -> bool:
+        if found is None or found.expired(now) or found.holder == self.holder:
+            return True  # unreadable, expired, or ours from an earlier attempt of this run
+        return self._finished(found.holder)
+
+    def try_acquire(self) -> Lease | None:
+        """Take the lease if it is free or stale; the holder's lease if another run holds it."""
+        now = clock.utc_now()
+        mine = Lease(
+            holder=self.holder,
+            token=uuid.uuid4().hex,
+            acquired_at=now.isoformat(),
+            expires_at=(now + timedelta(seconds=self.ttl_s)).isoformat(),
+        )
+        for _ in range(2):
+            if self.dest.create_if_absent(self.key, mine.to_bytes()):
+                self.lease = mine
+                return None
+            found = self._current()
+            if found is not None and found.token == mine.token:
+                self.lease = mine  # our create went through but its answer was lost
+                return None
+            if not self._stale(found, now):
+                return found
+            self.dest.delete_object(self.key)  # stale: take it over, once
+        return self._current()
+
+    def acquire(self, wait_s: float, what: str) -> Lease:
+        """Take the lease, waiting up to ``wait_s`` for another run to finish the hour."""
+        deadline = time.monotonic() + wait_s
+        while True:
+            held = self.try_acquire()
+            if self.lease is not None:
+                return self.lease
+            if time.monotonic() >= deadline:
+                holder = held.holder if held else "another writer"
+                until = held.expires_at if held else "unknown"
+                raise HourBusyError(
+                    f"{what} is being written by run {holder} (lease until {until}); "
+                    "this run left it untouched. Rerun the hour once that run has finished.",
+                    [what],
+                )
+            _log.info(f"{what} is being written by run {held.holder if held else '?'}; waiting")
+            time.sleep(min(_POLL_S, max(0.0, deadline - time.monotonic())))
+
+    def check(self) -> None:
+        """Raise if the lease is no longer ours (we stalled past it and another run took over)."""
+        found = self._current()
+        if self.lease is None or found is None or found.token != self.lease.token:
+            raise ManifestError(
+                f"lost the writer lease {self.dest.uri(self.key)} while writing (this run "
+                "stalled past its lease); the hour was left to the run that took it over"
+            )
+
+    def release(self) -> None:
+        """Give the lease back, if it is still ours (best effort: else it lapses at expiry)."""
+        if self.lease is None:
+            return
+        try:
+            found = self._current()
+            if found is not None and found.token == self.lease.token:
+                self.dest.delete_object(self.key)
+        except DestinationError as exc:
+            # Without delete permission the hour is still archived; its lease just lapses.
+            _log.warning(f"could not release {self.dest.uri(self.key)}: {exc}")
+        self.lease = None

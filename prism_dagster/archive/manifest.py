@@ -1,0 +1,62 @@
+"""The hour manifest: written last, it tells readers an hour is complete and what it holds."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+
+from prism_dagster.archive.schema import RECORD_COLUMNS
+from prism_dagster.errors import ManifestError
+
+MANIFEST_FORMAT = "prism-archive-manifest/1"
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    """One object of an hour: name within the hour folder, rows, size and checksum."""
+
+    name: str
+    rows: int
+    bytes: int
+    uncompressed_bytes: int
+    sha256: str
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What a complete hour holds. Carries no run id or write time, so reruns are identical."""
+
+    integration: str
+    hour: str
+    total_rows: int
+    files: list[FileEntry]
+    rejected_rows: int = 0
+    rejects: FileEntry | None = None
+    gzip_level: int = 6
+    #: What the source held for this hour when it was read (see sources.base.fingerprint).
+    source_fingerprint: str | None = None
+    #: Every source line of the hour is a row or a reject: ``total_rows + rejected_rows``.
+    source_lines: int = 0
+    columns: list[str] = field(default_factory=lambda: list(RECORD_COLUMNS))
+    format: str = MANIFEST_FORMAT
+
+    def to_bytes(self) -> bytes:
+        return (json.dumps(asdict(self), indent=2) + "\n").encode()
+
+    @classmethod
+    def from_bytes(cls, data: bytes, where: str) -> Manifest:
+        try:
+            raw = json.loads(data)
+            if raw.get("format") != MANIFEST_FORMAT:
+                raise ValueError(f"unknown format {raw.get('format')!r}")
+            raw["files"] = [FileEntry(**entry) for entry in raw["files"]]
+            raw["rejects"] = FileEntry(**raw["rejects"]) if raw.get("rejects") else None
+            return cls(**raw)
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ManifestError(f"manifest {where} is not a valid prism manifest: {exc}") from exc
+
+
+def hour_label(hour: datetime) -> str:
+    """The hour as written in manifests and metadata, e.g. ``2026-03-31T14:00:00Z``."""
+    return f"{hour:%Y-%m-%dT%H}:00:00Z"

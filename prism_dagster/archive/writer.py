@@ -1,0 +1,232 @@
+"""Write one hour of records to a destination: batches, rejects, manifest, then cleanup.
+
+Under the hour's writer lease (one writer per hour, see ``lease``): new objects are written
+under content-derived keys, so the previous manifest stays true while they are written; the
+new manifest replaces it in one atomic put; only then are the objects it no longer lists
+removed. A crash anywhere leaves the previous complete hour readable through its manifest
+(plus unlisted leftovers the next run removes), never a manifest that lies, and never an
+hour whose archive a rerun can mistake for missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import sys
+import uuid
+from collections.abc import Callable
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import polars as pl
+
+from prism_dagster.archive import layout
+from prism_dagster.archive.encoding import Digest, encode_slices, slice_bounds
+from prism_dagster.archive.lease import HolderFinished, HourLease
+from prism_dagster.archive.manifest import FileEntry, Manifest, hour_label
+from prism_dagster.archive.settings import WriteSettings
+from prism_dagster.destinations.base import Destination, ObjectKind
+
+
+@dataclass(frozen=True)
+class Writer:
+    """Who writes: a run id (unique per writer) and how to tell whether a run has finished."""
+
+    run_id: str = field(default_factory=lambda: f"writer-{uuid.uuid4().hex}")
+    run_finished: HolderFinished | None = None
+
+
+def content_tag(frame: pl.DataFrame, settings: WriteSettings) -> str:
+    """A digest of ``frame``'s rows in order and of every setting that shapes the bytes.
+
+    Same rows, same settings: same tag, so a rerun writes the same keys. Polars' row hash
+    is stable within one Polars version, which the project pins.
+    """
+    digest = hashlib.sha256(
+        f"{frame.height}|{settings.gzip_level}|{settings.max_rows_per_file}|"
+        f"{settings.max_bytes_per_file}|{settings.slice_rows}".encode()
+    )
+    if frame.height:
+        digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class HourResult:
+    """What was written for one hour (``manifest`` is None when the hour wrote nothing)."""
+
+    hour: datetime
+    manifest: Manifest | None
+    uris: list[str]
+    removed: list[str]
+    kept: bool = False  # an earlier complete archive was left in place
+    cleaned: list[str] = field(default_factory=list)  # a crashed writer's unfinished uploads
+
+
+class _OpenObject:
+    """One object being streamed, committed by ``close`` or discarded by ``abort``."""
+
+    def __init__(self, dest: Destination, key: str, kind: ObjectKind) -> None:
+        self.key = key
+        self.digest = Digest()
+        self.rows = 0
+        self.uncompressed = 0
+        self._stack = ExitStack()
+        self._sink = self._stack.enter_context(dest.open_object(key, kind))
+
+    def write(self, data: bytes, rows: int, uncompressed: int) -> None:
+        self._sink.write(data)
+        self.digest.update(data)
+        self.rows += rows
+        self.uncompressed += uncompressed
+
+    def close(self) -> FileEntry:
+        self._stack.close()
+        name = self.key.rsplit("/", 1)[-1]
+        return FileEntry(
+            name, self.rows, self.digest.bytes, self.uncompressed, self.digest.hexdigest
+        )
+
+    def abort(self) -> None:
+        self._stack.__exit__(*sys.exc_info())
+
+
+def write_frame(
+    dest: Destination,
+    frame: pl.DataFrame,
+    key_for_index: Callable[[int], str],
+    settings: WriteSettings,
+) -> list[tuple[str, FileEntry]]:
+    """Stream ``frame`` into gzip JSONL objects; returns (key, entry) per object.
+
+    A new object starts at every ``max_rows_per_file`` boundary, and before a slice
+    that would take the current one past ``max_bytes_per_file``.
+    """
+    max_rows = settings.max_rows_per_file
+    bounds = slice_bounds(frame.height, max_rows, settings.slice_rows)
+    members = encode_slices(frame, bounds, settings.gzip_level, settings.threads)
+    written: list[tuple[str, FileEntry]] = []
+    current: _OpenObject | None = None
+    try:
+        for (offset, _), member in zip(bounds, members, strict=True):
+            too_big = (
+                settings.max_bytes_per_file is not None
+                and current is not None
+                and current.digest.bytes + len(member.data) > settings.max_bytes_per_file
+            )
+            if current is None or offset % max_rows == 0 or too_big:
+                if current is not None:
+                    written.append((current.key, current.close()))
+                current = _OpenObject(dest, key_for_index(len(written)), ObjectKind.GZIP_JSONL)
+            current.write(member.data, member.rows, member.uncompressed_bytes)
+        if current is not None:
+            written.append((current.key, current.close()))
+            current = None
+    finally:
+        if current is not None:
+            current.abort()
+    return written
+
+
+def write_hour(
+    dest: Destination,
+    *,
+    integration: str,
+    prefix: str,
+    hour: datetime,
+    records: pl.DataFrame,
+    rejects: pl.DataFrame,
+    settings: WriteSettings,
+    source_fingerprint: str | None = None,
+    writer: Writer | None = None,
+) -> HourResult:
+    """Replace one hour's archive with ``records`` and ``rejects``; readers never see a mix."""
+    hour = layout.as_utc_hour(hour)
+    writer = writer or Writer()
+    lease = HourLease(
+        dest,
+        layout.lease_key(prefix, hour),
+        writer.run_id,
+        settings.lease_ttl_s,
+        writer.run_finished,
+    )
+    taken = lease.acquire(settings.lease_wait_s, f"hour {hour_label(hour)} of {integration!r}")
+    try:
+        # Listed under the lease: nobody else adds or removes objects in the hour meanwhile.
+        cleaned = dest.remove_incomplete(layout.hour_folder(prefix, hour), taken.acquired)
+        existing = dest.list_keys(layout.hour_folder(prefix, hour))
+        return _replace(
+            dest,
+            lease,
+            integration,
+            prefix,
+            hour,
+            records,
+            rejects,
+            settings,
+            source_fingerprint,
+            existing,
+            cleaned,
+        )
+    finally:
+        lease.release()
+
+
+def _replace(
+    dest: Destination,
+    lease: HourLease,
+    integration: str,
+    prefix: str,
+    hour: datetime,
+    records: pl.DataFrame,
+    rejects: pl.DataFrame,
+    settings: WriteSettings,
+    source_fingerprint: str | None,
+    existing: list[str],
+    cleaned: list[str],
+) -> HourResult:
+    manifest_key = layout.manifest_key(prefix, hour)
+    if not records.height and not rejects.height and manifest_key in existing:
+        # The source returned nothing for an hour that was archived whole: far more likely a
+        # pruned or misread source than deleted traffic. Keep the archive; never lose rows.
+        # The manifest is never deleted before its successor lands, so a crash cannot
+        # turn this hour into one that looks unarchived.
+        return HourResult(hour, None, [], [], kept=True, cleaned=cleaned)
+    tag = content_tag(records, settings)
+    batches = write_frame(
+        dest, records, lambda i: layout.batch_key(prefix, integration, hour, i, tag), settings
+    )
+    reject_entry, rejects_key = None, None
+    if rejects.height:
+        rejects_key = layout.rejects_key(prefix, hour, content_tag(rejects, settings))
+        [(_, reject_entry)] = write_frame(
+            dest,
+            rejects,
+            lambda _: rejects_key,
+            settings.model_copy(update={"max_rows_per_file": sys.maxsize}),
+        )
+    listed = {key for key, _ in batches} | ({rejects_key} if rejects_key else set())
+    stale = [
+        key
+        for key in existing
+        if key not in listed and (layout.is_batch_key(key) or layout.is_rejects_key(key))
+    ]
+    lease.check()  # still ours: a writer that stalled past its lease publishes nothing
+    manifest = None
+    if batches or reject_entry is not None:
+        manifest = Manifest(
+            integration=integration,
+            hour=hour_label(hour),
+            total_rows=records.height,
+            files=[entry for _, entry in batches],
+            rejected_rows=rejects.height,
+            source_lines=records.height + rejects.height,
+            rejects=reject_entry,
+            gzip_level=settings.gzip_level,
+            source_fingerprint=source_fingerprint,
+        )
+        dest.put_object(manifest_key, manifest.to_bytes(), ObjectKind.JSON)
+    for key in stale:
+        dest.delete_object(key)
+    uris = [dest.uri(key) for key, _ in batches]
+    return HourResult(hour, manifest, uris, stale, cleaned=cleaned)

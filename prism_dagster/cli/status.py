@@ -1,0 +1,87 @@
+"""`prism-dagster status`, `pause` and `resume`: the status store from a terminal."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from prism_dagster.archive.archive import Archive
+from prism_dagster.config import PrismConfig, find_integration
+from prism_dagster.defs.resources import live, status_resource
+from prism_dagster.errors import redact
+from prism_dagster.lifecycle.status import StatusStore
+
+
+def open_store(config: PrismConfig) -> StatusStore:
+    """The configured store, with every integration in it."""
+    store = live(status_resource(config)).store()
+    store.ensure([i.name for i in config.integrations])
+    return store
+
+
+def _when(value: datetime | None) -> str | None:
+    return f"{value:%Y-%m-%dT%H:%M}Z" if value else None
+
+
+def store_label(config: PrismConfig) -> str:
+    """Which store the CLI used, password removed: the daemon must be using the same one."""
+    return redact(open_store(config).url)
+
+
+def rows(config: PrismConfig) -> list[dict[str, Any]]:
+    """One record per configured integration: what `status` prints."""
+    states = {state.name: state for state in open_store(config).all()}
+    out = []
+    for integration in config.integrations:
+        state = states[integration.name]
+        # Not started: a URI needs no secret (an {env: NAME} bucket shows as its name).
+        archive = Archive(integration.name, integration.destination(), integration.prefix)
+        out.append(
+            {
+                "name": integration.name,
+                "provider": integration.provider,
+                "destination": archive.prefix_uri(),
+                "status": state.status.value,
+                "last_archived_hour": _when(state.last_archived_hour),
+                "last_success": _when(state.last_success_at),
+                "last_error_at": _when(state.last_error_at),
+                "error_cause": state.error_cause,
+                "last_error": state.last_error,
+                "next_retry_at": _when(state.next_retry_at),
+                "pending_hours": state.pending_hours,
+            }
+        )
+    return out
+
+
+def render(records: list[dict[str, Any]], as_json: bool) -> str:
+    """A table for people, or JSON for scripts."""
+    if as_json:
+        return json.dumps(records, indent=2)
+    columns = ("name", "provider", "destination", "status", "last_archived_hour", "last_success")
+    table = [[str(r[c] or "-") for c in columns] + [_error(r)] for r in records]
+    header = [*(c.upper() for c in columns), "LAST ERROR"]
+    widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]
+    lines = [
+        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
+        for row in [header, *table]
+    ]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _error(record: dict[str, Any]) -> str:
+    if not record["last_error"]:
+        return "-"
+    message = record["last_error"].splitlines()[0][:120]
+    return f"{record['last_error_at']} {record['error_cause']}: {message}"
+
+
+def set_paused(config: PrismConfig, name: str, paused: bool) -> str:
+    """Pause or resume one integration; the sentence the CLI prints."""
+    find_integration(config, name)
+    open_store(config).set_paused(name, paused)
+    where = f" (status store {store_label(config)})"
+    if paused:
+        return f"{name}: Paused. Its schedule skips until `prism-dagster resume {name}`.{where}"
+    return f"{name}: resumed. The next tick archives every hour missed while paused.{where}"

@@ -1,0 +1,269 @@
+"""Integrations in prism.yaml: one model per provider, each building its own destination."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from prism_dagster.archive.settings import WriteFields, WriteSettings
+from prism_dagster.config.fields import (
+    _NAME,
+    _PREFIX_SEGMENT,
+    EnvRef,
+    Value,
+    _Strict,
+    _with_env_refs,
+    parse_hour,
+    resolve,
+)
+from prism_dagster.destinations.base import Destination
+from prism_dagster.destinations.settings import DestinationFields, DestinationSettings
+
+
+class History(_Strict):
+    """Archive hours from ``since`` on first load (a catch-up backfill)."""
+
+    since: datetime
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _since(cls, value: Any) -> datetime:
+        return parse_hour(value)
+
+
+class IntegrationBase(WriteFields, DestinationFields, _Strict):
+    """Fields every integration has, whatever its provider.
+
+    How files are written (``WriteFields``) and uploaded (``DestinationFields``) are
+    declared once, there, with their defaults and ranges; prism.yaml spells them flat.
+    """
+
+    name: str
+    prefix: str = ""
+    start: datetime
+    sync_interval: Literal[1, 2, 6, 12, 24] = 1
+    grace_minutes: int = Field(default=10, ge=0, le=59)
+    history: Literal["none"] | History = "none"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _env_refs(cls, raw: Any) -> Any:
+        return _with_env_refs(raw)
+
+    def write_settings(self) -> WriteSettings:
+        """This integration's write settings, as the archive takes them."""
+        fields = set(WriteFields.model_fields)
+        return WriteSettings.model_validate(self.model_dump(include=fields))
+
+    def destination_settings(self) -> DestinationSettings:
+        """This integration's upload settings, as its destination takes them."""
+        fields = set(DestinationFields.model_fields)
+        return DestinationSettings.model_validate(self.model_dump(include=fields))
+
+    def destination(self) -> Destination:
+        """The destination resource this integration writes to (secrets as ``dg.EnvVar``)."""
+        raise NotImplementedError  # each provider's model builds its own
+
+    def _common(self) -> dict[str, Any]:
+        return {"integration": self.name, "settings": self.destination_settings()}
+
+    @property
+    def first_hour(self) -> datetime:
+        """The first hourly partition: ``start``, or ``history.since`` if that is earlier."""
+        if isinstance(self.history, History):
+            return min(self.start, self.history.since)
+        return self.start
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("must start with a letter and hold only letters, digits and _")
+        return value
+
+    @field_validator("prefix")
+    @classmethod
+    def _prefix(cls, value: str) -> str:
+        if value.startswith("/"):
+            raise ValueError("must not start with '/'")
+        value = value.rstrip("/")
+        for segment in value.split("/") if value else []:
+            if segment in ("", ".", ".."):
+                raise ValueError(f"must not contain an empty, '.' or '..' segment ({value!r})")
+            if not _PREFIX_SEGMENT.match(segment):
+                raise ValueError(
+                    f"segment {segment!r} has characters object stores reject; "
+                    "use letters, digits and ! _ . * ' ( ) = -"
+                )
+        return value
+
+    @field_validator("start", mode="before")
+    @classmethod
+    def _start(cls, value: Any) -> datetime:
+        return parse_hour(value)
+
+
+class LocalIntegration(IntegrationBase):
+    """A local folder as the bucket."""
+
+    provider: Literal["local"]
+    path: Value
+
+    def destination(self) -> Destination:
+        from prism_dagster.destinations.local import LocalDestination
+
+        return LocalDestination(path=resolve(self.path), **self._common())
+
+
+class S3Integration(IntegrationBase):
+    """An S3 bucket; without keys, the standard AWS credential chain (role, IRSA, profile)."""
+
+    provider: Literal["s3"]
+    bucket: Value
+    region: Value
+    access_key_id: Value | None = None
+    secret_access_key: EnvRef | None = None
+    session_token: EnvRef | None = None
+    endpoint_url: Value | None = None
+    profile: Value | None = None
+
+    def destination(self) -> Destination:
+        from dagster_aws.s3 import S3Resource
+
+        from prism_dagster.destinations.s3 import S3Destination
+
+        s3 = S3Resource(
+            region_name=resolve(self.region),
+            endpoint_url=resolve(self.endpoint_url),
+            profile_name=resolve(self.profile),
+            aws_access_key_id=resolve(self.access_key_id),
+            aws_secret_access_key=resolve(self.secret_access_key),
+            aws_session_token=resolve(self.session_token),
+        )
+        return S3Destination(bucket=resolve(self.bucket), s3=s3, **self._common())
+
+    @model_validator(mode="after")
+    def _keys_in_pairs(self) -> S3Integration:
+        if (self.access_key_id is None) != (self.secret_access_key is None):
+            raise ValueError("give both access_key_id and secret_access_key, or neither")
+        return self
+
+
+class AzureIntegration(IntegrationBase):
+    """An Azure Blob container: connection string, or account URL with key, SAS or identity."""
+
+    provider: Literal["azure"]
+    container: Value
+    connection_string: EnvRef | None = None
+    account_url: Value | None = None
+    account_key: EnvRef | None = None
+    sas_token: EnvRef | None = None
+
+    def destination(self) -> Destination:
+        from prism_dagster.destinations.azure import AzureDestination
+
+        return AzureDestination(
+            container=resolve(self.container),
+            connection_string=resolve(self.connection_string),
+            account_url=resolve(self.account_url),
+            account_key=resolve(self.account_key),
+            sas_token=resolve(self.sas_token),
+            **self._common(),
+        )
+
+    @field_validator("account_url")
+    @classmethod
+    def _no_sas_in_url(cls, value: Value | None) -> Value | None:
+        if isinstance(value, str) and "?" in value:
+            raise ValueError("must not carry a query string; put a SAS in sas_token: {env: NAME}")
+        return value
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> AzureIntegration:
+        if (self.connection_string is None) == (self.account_url is None):
+            raise ValueError("give connection_string, or account_url, but not both")
+        if self.account_key is not None and self.sas_token is not None:
+            raise ValueError("give account_key or sas_token, not both")
+        if self.connection_string is not None and (self.account_key or self.sas_token):
+            raise ValueError("account_key and sas_token go with account_url, not connection_string")
+        return self
+
+
+class GcsIntegration(IntegrationBase):
+    """A GCS bucket: a service account key from an env var, else application default credentials."""
+
+    provider: Literal["gcs"]
+    bucket: Value
+    service_account_json: EnvRef | None = None
+    project: Value | None = None
+    endpoint_url: Value | None = None
+    anonymous: bool = False  # unauthenticated, for emulators only
+
+    def destination(self) -> Destination:
+        from prism_dagster.destinations.gcs import GcsDestination
+
+        return GcsDestination(
+            bucket=resolve(self.bucket),
+            service_account_json=resolve(self.service_account_json),
+            project=resolve(self.project),
+            endpoint_url=resolve(self.endpoint_url),
+            anonymous=self.anonymous,
+            **self._common(),
+        )
+
+
+Integration = Annotated[
+    LocalIntegration | S3Integration | AzureIntegration | GcsIntegration,
+    Field(discriminator="provider"),
+]
+
+
+PROVIDERS: tuple[str, ...] = ("local", "s3", "azure", "gcs")
+
+
+def _plain(value: Value | None) -> str:
+    """A value as it will be at run time: an env var's value when it is set, else its name."""
+    if isinstance(value, EnvRef):
+        return os.environ.get(value.name, f"${{{value.name}}}")
+    return "" if value is None else str(value)
+
+
+def _endpoint(url: str, default: str) -> str:
+    parts = urlsplit(url.strip() or default)
+    port = f":{parts.port}" if parts.port else ""
+    return (
+        f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}{port}{parts.path.rstrip('/')}"
+    )
+
+
+def destination_identity(integration: Integration) -> tuple[str, ...]:
+    """Where an integration's objects really land, after env values and aliases resolve.
+
+    ``X`` and ``X/.``, a relative and an absolute path, a literal bucket and an ``{env}``
+    naming it, an endpoint with and without a trailing ``/`` all give one identity.
+    """
+    prefix = integration.prefix.strip("/")
+    if isinstance(integration, LocalIntegration):
+        return ("local", os.path.realpath(os.path.expanduser(_plain(integration.path))), prefix)
+    if isinstance(integration, S3Integration):
+        endpoint = _endpoint(_plain(integration.endpoint_url), "https://s3.amazonaws.com")
+        return ("s3", endpoint, _plain(integration.bucket), prefix)
+    if isinstance(integration, GcsIntegration):
+        endpoint = _endpoint(_plain(integration.endpoint_url), "https://storage.googleapis.com")
+        return ("gcs", endpoint, _plain(integration.bucket), prefix)
+    if integration.connection_string is not None:
+        pairs = dict(
+            part.split("=", 1)
+            for part in _plain(integration.connection_string).split(";")
+            if "=" in part
+        )
+        account = pairs.get("BlobEndpoint") or (
+            f"https://{pairs.get('AccountName', '')}.blob.core.windows.net"
+        )
+    else:
+        account = _plain(integration.account_url)
+    return ("azure", _endpoint(account, ""), _plain(integration.container), prefix)

@@ -1,0 +1,97 @@
+"""The whole of prism.yaml: source, integrations, status store, catch-up and late rows."""
+
+from __future__ import annotations
+
+import os
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator, model_validator
+
+from prism_dagster.config.fields import SECRET_FIELDS, EnvRef, Value, _env_ref, _Strict
+from prism_dagster.config.integrations import Integration, destination_identity
+from prism_dagster.config.sources import PostgresSourceConfig, SpoolSourceConfig
+
+
+class StatusStoreConfig(_Strict):
+    """Where integration status lives: SQLite under $DAGSTER_HOME unless a URL is given."""
+
+    url: Value | None = None
+
+    @field_validator("url", mode="before")
+    @classmethod
+    def _url(cls, value: Any) -> Any:
+        value = _env_ref(value)
+        if isinstance(value, str) and urlsplit(value).password:
+            raise ValueError(
+                "holds a password: secrets are never written in prism.yaml; "
+                "use url: {env: NAME} and set the variable"
+            )
+        return value
+
+
+class CatchUpConfig(_Strict):
+    """How much missed work one schedule or sensor tick may launch."""
+
+    max_runs_per_tick: int = Field(default=4, ge=1, le=100)
+    max_hours_per_run: int = Field(default=24, ge=1, le=24 * 31)
+
+
+class LateRowsConfig(_Strict):
+    """How far back the late-rows sensor compares the source with archived hours."""
+
+    lookback_hours: int = Field(default=48, ge=1, le=24 * 31)
+    check_every_minutes: int = Field(default=5, ge=1, le=24 * 60)
+
+
+class PrismConfig(_Strict):
+    """The whole of prism.yaml."""
+
+    source: Annotated[SpoolSourceConfig | PostgresSourceConfig, Field(discriminator="kind")]
+    integrations: list[Integration] = Field(min_length=1)
+    status_store: StatusStoreConfig = Field(default_factory=StatusStoreConfig)
+    catch_up: CatchUpConfig = Field(default_factory=CatchUpConfig)
+    late_rows: LateRowsConfig = Field(default_factory=LateRowsConfig)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> PrismConfig:
+        seen: set[str] = set()
+        for integration in self.integrations:
+            if integration.name in seen:
+                raise ValueError(f"integration {integration.name!r}: name is used twice")
+            seen.add(integration.name)
+        problem = shared_destination(self.integrations)
+        if problem:
+            raise ValueError(problem)
+        return self
+
+
+def shared_destination(integrations: list[Integration]) -> str | None:
+    """Why two integrations would write the same place, if they would (else None)."""
+    places: dict[tuple[str, ...], str] = {}
+    for integration in integrations:
+        # Two integrations writing one prefix would delete each other's batches as stale.
+        place = destination_identity(integration)
+        if place in places:
+            return (
+                f"integration {integration.name!r}: writes the same destination and prefix as "
+                f"{places[place]!r} ({' '.join(p for p in place if p)}); "
+                "give each integration its own prefix"
+            )
+        places[place] = integration.name
+    return None
+
+
+def secret_env_values(config: PrismConfig) -> list[str]:
+    """Current values of every environment variable that holds a secret, to scrub messages."""
+    names = {
+        value.name
+        for integration in config.integrations
+        for key, value in integration
+        if key in SECRET_FIELDS and isinstance(value, EnvRef)
+    }
+    if isinstance(config.status_store.url, EnvRef):
+        names.add(config.status_store.url.name)
+    if isinstance(config.source, PostgresSourceConfig):
+        names.add(config.source.dsn.name)
+    return [os.environ[name] for name in sorted(names) if os.environ.get(name)]

@@ -1,0 +1,1 @@
+"""Everything Dagster: assets, IO manager, resources, jobs, schedules, sensors and checks."""

@@ -1,0 +1,96 @@
+"""Hourly archive assets, one per integration, downstream of the gateway's request logs."""
+
+import dagster as dg
+
+from prism_dagster.archive.normalize import normalize
+from prism_dagster.archive.window import ArchiveWindow
+from prism_dagster.config import Integration
+from prism_dagster.defs.failures import reported_as_failure
+from prism_dagster.errors import BadRecordsError
+from prism_dagster.names import (
+    ARCHIVE_GROUP,
+    GATEWAY_LOGS_KEY,
+    SOURCE_GROUP,
+    archive_key,
+    io_manager_key,
+    partition_key,
+)
+from prism_dagster.sources import LogSource
+from prism_dagster.sources.base import batch_fingerprints
+
+#: The gateway's request-log store, declared so lineage shows source -> archive.
+GATEWAY_LOGS = dg.AssetSpec(
+    key=GATEWAY_LOGS_KEY,
+    description="Prism gateway request logs: one row per LLM request, in the gateway's log store.",
+    group_name=SOURCE_GROUP,
+    kinds={"json"},
+)
+#: A backfill archives up to a day of hours in one run instead of 24 launches.
+BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=24)
+_SHOWN_REJECTS = 5
+
+
+def hourly_partitions(integration: Integration) -> dg.HourlyPartitionsDefinition:
+    """UTC hours from the integration's ``start``; the current, open hour is not a partition."""
+    return dg.HourlyPartitionsDefinition(
+        start_date=partition_key(integration.first_hour), timezone="UTC"
+    )
+
+
+def build_archive_asset(integration: Integration) -> dg.AssetsDefinition:
+    """The hourly archive asset of one integration."""
+
+    @dg.asset(
+        key=archive_key(integration.name),
+        description=f"Gateway request logs archived as gzip JSON Lines to {integration.provider} "
+        f"(prefix {integration.prefix or '(none)'}), one folder per UTC hour.",
+        partitions_def=hourly_partitions(integration),
+        backfill_policy=BACKFILL_POLICY,
+        deps=[GATEWAY_LOGS],
+        io_manager_key=io_manager_key(integration.name),
+        group_name=ARCHIVE_GROUP,
+        kinds={"polars", integration.provider},
+        metadata={"integration": integration.name, "provider": integration.provider},
+    )
+    def archive(context: dg.AssetExecutionContext, log_source: LogSource) -> dg.Output:
+        with reported_as_failure():
+            return _archive_window(context, log_source)
+
+    return archive
+
+
+def _archive_window(context: dg.AssetExecutionContext, log_source: LogSource) -> dg.Output:
+    """Read and normalise the run's window; the IO manager writes it hour by hour."""
+    window = context.partition_time_window
+    batch = log_source.read_window(window.start, window.end)
+    if batch.rejects.height and log_source.bad_records == "fail":
+        shown = batch.rejects.head(_SHOWN_REJECTS).iter_rows(named=True)
+        lines = "\n  ".join(f"{r['source_file']}:{r['line_number']}: {r['reason']}" for r in shown)
+        raise BadRecordsError(
+            f"{batch.rejects.height} bad source line(s) in {window.start:%Y-%m-%dT%H}.."
+            f"{window.end:%Y-%m-%dT%H} (policy bad_records: fail):\n  {lines}"
+        )
+    records = normalize(batch.rows)
+    context.log.info(
+        f"{records.height} rows and {batch.rejects.height} rejected lines from "
+        f"{log_source.describe()} for {window.start:%Y-%m-%dT%H}..{window.end:%Y-%m-%dT%H}"
+    )
+    for problem in batch.unreadable[:_SHOWN_REJECTS]:
+        context.log.warning(f"could not read {problem}; its rows are not in this archive")
+    if batch.ignored:
+        context.log.warning(
+            f"{len(batch.ignored)} spool entries are not log files and were not read: "
+            + ", ".join(batch.ignored[:10])
+        )
+    prints = batch_fingerprints(batch, window.start, window.end)
+    return dg.Output(
+        ArchiveWindow(
+            window.start,
+            window.end,
+            records,
+            batch.rejects,
+            prints,
+            ignored=batch.ignored,
+            unreadable=batch.unreadable,
+        )
+    )

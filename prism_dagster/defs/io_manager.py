@@ -1,0 +1,124 @@
+"""The archive IO manager: writes each hour of a partition window to a destination."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import dagster as dg
+import polars as pl
+from pydantic import Field
+
+from prism_dagster.archive import layout
+from prism_dagster.archive.archive import Archive
+from prism_dagster.archive.schema import RECORD_SCHEMA
+from prism_dagster.archive.settings import WriteSettings
+from prism_dagster.archive.window import ArchiveWindow
+from prism_dagster.archive.writer import HourResult, Writer
+from prism_dagster.defs.failures import reported_as_failure
+from prism_dagster.destinations.base import Destination
+from prism_dagster.errors import HourBusyError
+
+# Metadata lists are capped so a 30-day backfill does not produce a megabyte of metadata.
+_MAX_LISTED = 50
+
+
+def _run_finished(context: dg.OutputContext) -> Callable[[str], bool] | None:
+    """Whether a run of this Dagster instance has finished (its hour leases are then stale)."""
+    try:
+        instance = context.step_context.instance
+    except Exception:  # an output context built outside a run (tests) has no instance
+        return None
+
+    def finished(run_id: str) -> bool:
+        run = instance.get_run_by_id(run_id)
+        return run is not None and run.is_finished
+
+    return finished
+
+
+class ArchiveIOManager(dg.ConfigurableIOManager):
+    """Writes hourly gzip JSON Lines archives with a manifest; reads them back verified."""
+
+    destination: Destination
+    integration: str = Field(description="Integration name; part of every batch id.")
+    prefix: str = Field(default="", description="Key prefix, e.g. prism/production.")
+    settings: WriteSettings = Field(default_factory=WriteSettings)
+
+    @property
+    def archive(self) -> Archive:
+        """The integration's archive this IO manager writes and reads."""
+        return Archive(self.integration, self.destination, self.prefix, self.settings)
+
+    def handle_output(self, context: dg.OutputContext, obj: ArchiveWindow) -> None:
+        with reported_as_failure():
+            self._write(context, obj)
+
+    def _write(self, context: dg.OutputContext, obj: ArchiveWindow) -> None:
+        window = context.asset_partitions_time_window
+        if (window.start, window.end) != (obj.start, obj.end):
+            raise ValueError(f"asset produced {obj.start}..{obj.end} for partitions {window}")
+        writer = Writer(context.run_id, _run_finished(context))
+        archive = self.archive
+        results, busy = [], []
+        for hour, records, rejects in obj.hours():
+            try:
+                results.append(
+                    archive.write_hour(hour, records, rejects, obj.fingerprints.get(hour), writer)
+                )
+            except HourBusyError as exc:
+                # Another run is writing this hour: leave it to that run, write the others.
+                context.log.warning(str(exc))
+                busy.append((exc, hour))
+        context.add_output_metadata(self._metadata(obj, results))
+        if busy:
+            hours = [label for exc, _ in busy for label in exc.hours]
+            raise HourBusyError(
+                f"{len(busy)} hour(s) were being written by another run and were left to it: "
+                f"{', '.join(hours)}. The other {len(results)} hour(s) were archived.",
+                hours,
+            )
+
+    def _metadata(self, obj: ArchiveWindow, results: list[HourResult]) -> dict[str, Any]:
+        written = [r for r in results if r.manifest is not None]
+        files = [f for r in written for f in r.manifest.files]  # type: ignore[union-attr]
+        uris = [uri for r in written for uri in r.uris]
+        empty = [
+            f"{r.hour:%Y-%m-%dT%H}"
+            for r in results
+            if not r.kept and (not r.manifest or not r.manifest.total_rows)
+        ]
+        kept = [f"{r.hour:%Y-%m-%dT%H}" for r in results if r.kept]
+        records = obj.records
+        return {
+            "dagster/row_count": records.height,
+            "rows": records.height,
+            "files": len(files),
+            "compressed_bytes": sum(f.bytes for f in files),
+            "uncompressed_bytes": sum(f.uncompressed_bytes for f in files),
+            "hours": len(results),
+            "empty_hours": dg.MetadataValue.json(empty[:_MAX_LISTED]),
+            # Hours the source returned nothing for, whose earlier archive was kept.
+            "kept_hours": dg.MetadataValue.json(kept[:_MAX_LISTED]),
+            "time_window": f"{obj.start:%Y-%m-%dT%H:%M}Z .. {obj.end:%Y-%m-%dT%H:%M}Z",
+            "total_cost": float(records.get_column("cost").sum() or 0.0),
+            "error_count": int(records.get_column("is_error").sum() or 0),
+            "rejected_rows": obj.rejects.height,
+            # Every source line read is archived or rejected: nothing is dropped in between.
+            "source_lines": records.height + obj.rejects.height,
+            # Paths the source could not read (its rows' hours are unknown) or does not read.
+            "unreadable_paths": dg.MetadataValue.json(list(obj.unreadable[:_MAX_LISTED])),
+            "ignored_files": dg.MetadataValue.json(list(obj.ignored[:_MAX_LISTED])),
+            "stale_files_removed": sum(len(r.removed) for r in results),
+            # Left by a writer that crashed mid-upload (temp files, S3 multipart uploads).
+            "unfinished_uploads_removed": sum(len(r.cleaned) for r in results),
+            "uris": dg.MetadataValue.json(uris[:_MAX_LISTED]),
+            "destination": self.archive.prefix_uri(),
+        }
+
+    def load_input(self, context: dg.InputContext) -> pl.DataFrame:
+        window = context.asset_partitions_time_window
+        archive = self.archive
+        with reported_as_failure():
+            frames = [archive.read_hour(h) for h in layout.hours_between(window.start, window.end)]
+        return pl.concat([pl.DataFrame(schema=RECORD_SCHEMA), *frames])

@@ -1,0 +1,65 @@
+"""The late-rows sensor: re-archive recent hours whose source changed (see lifecycle.late_rows)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import timedelta
+
+import dagster as dg
+
+from prism_dagster import clock
+from prism_dagster.archive.archive import Archive
+from prism_dagster.config import PrismConfig
+from prism_dagster.defs.resources import StatusStoreResource
+from prism_dagster.lifecycle.late_rows import changed_hours
+from prism_dagster.lifecycle.status import Status
+from prism_dagster.names import (
+    LATE_ROWS_SENSOR,
+    SOURCE_RESOURCE_KEY,
+    STATUS_RESOURCE_KEY,
+    AssetJob,
+    destination_key,
+)
+from prism_dagster.sources.base import LogSource
+
+
+def build_late_rows_sensor(config: PrismConfig, jobs: Sequence[AssetJob]) -> dg.SensorDefinition:
+    """The sensor comparing recent archived hours with the source."""
+    settings = config.late_rows
+
+    @dg.sensor(
+        name=LATE_ROWS_SENSOR,
+        jobs=list(jobs),
+        # The destinations come from Dagster, started with the code server's {env: NAME}s.
+        required_resource_keys={
+            SOURCE_RESOURCE_KEY,
+            STATUS_RESOURCE_KEY,
+            *(destination_key(i.name) for i in config.integrations),
+        },
+        minimum_interval_seconds=settings.check_every_minutes * 60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description=f"Re-archives hours of the last {settings.lookback_hours}h whose source "
+        "rows changed after they were archived (late inserts, updates, deletes).",
+    )
+    def late_rows(context: dg.SensorEvaluationContext, **_: object) -> dg.SensorResult:
+        # Resources come from context.resources (one per destination, so not parameters);
+        # ``**_`` takes the copies Dagster hands a directly invoked sensor.
+        resources = context.resources
+        source: LogSource = getattr(resources, SOURCE_RESOURCE_KEY)
+        status: StatusStoreResource = getattr(resources, STATUS_RESOURCE_KEY)
+        store = status.store()
+        requests: list[dg.RunRequest] = []
+        for integration in config.integrations:
+            state = store.get(integration.name)
+            if state is not None and state.status in (Status.PAUSED, Status.ERROR):
+                continue  # paused stays paused; the error-retry sensor owns failing ones
+            destination = getattr(resources, destination_key(integration.name))
+            archive = Archive(integration.name, destination, integration.prefix)
+            lookback = timedelta(hours=settings.lookback_hours)
+            requests += changed_hours(
+                context.instance, integration, archive, source, lookback, clock.utc_now()
+            )
+        skip = None if requests else "no archived hour changed in the source"
+        return dg.SensorResult(run_requests=requests, skip_reason=skip)
+
+    return late_rows

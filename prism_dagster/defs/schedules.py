@@ -1,0 +1,38 @@
+"""A schedule per integration, at its sync interval, past its grace period: it catches up."""
+
+import dagster as dg
+
+from prism_dagster import clock
+from prism_dagster.config import CatchUpConfig, Integration
+from prism_dagster.defs.resources import StatusStoreResource
+from prism_dagster.lifecycle.catchup import tick
+from prism_dagster.names import AssetJob, schedule_name
+
+
+def cron_for(integration: Integration) -> str:
+    """Every ``sync_interval`` hours, ``grace_minutes`` past the hour (UTC)."""
+    hours = "*" if integration.sync_interval == 1 else f"*/{integration.sync_interval}"
+    return f"{integration.grace_minutes} {hours} * * *"
+
+
+def build_schedule(
+    integration: Integration, job: AssetJob, settings: CatchUpConfig
+) -> dg.ScheduleDefinition:
+    """Each tick requests every closed hour not archived yet, oldest first, bounded per tick."""
+
+    @dg.schedule(
+        name=schedule_name(integration.name),
+        cron_schedule=cron_for(integration),
+        execution_timezone="UTC",
+        job=job,
+        default_status=dg.DefaultScheduleStatus.RUNNING,
+        description=f"Archive {integration.name!r} every {integration.sync_interval}h, "
+        f"{integration.grace_minutes} min after the hour closes; catches up missed hours.",
+    )
+    def archive_schedule(
+        context: dg.ScheduleEvaluationContext, prism_status_store: StatusStoreResource
+    ) -> list[dg.RunRequest] | dg.SkipReason:
+        store = prism_status_store.store()
+        return tick(context.instance, integration, settings, store, clock.utc_now())
+
+    return archive_schedule

@@ -1,0 +1,205 @@
+"""Sensors that keep each integration's status true, retry failures and show status in the UI."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+
+import dagster as dg
+
+from prism_dagster import clock
+from prism_dagster.config import PrismConfig, secret_env_values
+from prism_dagster.defs.resources import StatusStoreResource
+from prism_dagster.errors import FailureCause
+from prism_dagster.lifecycle.catchup import STALE_RUN_AFTER, tick
+from prism_dagster.lifecycle.causes import run_failure
+from prism_dagster.lifecycle.status import IntegrationState, Status, StatusStore
+from prism_dagster.names import (
+    ERROR_RETRY_SENSOR,
+    INTEGRATION_TAG,
+    PARTITION_RANGE_END_TAG,
+    PARTITION_TAG,
+    STATUS_SENSOR,
+    AssetJob,
+    archive_key,
+    partition_hour,
+)
+
+Jobs = Sequence[AssetJob]
+
+
+def last_hour(run: dg.DagsterRun) -> datetime | None:
+    """The newest hour a run archived, from its partition tags."""
+    key = run.tags.get(PARTITION_TAG) or run.tags.get(PARTITION_RANGE_END_TAG)
+    return partition_hour(key) if key else None
+
+
+def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
+    """Run-status sensors, the failure sensor, the error-retry sensor and the status sensor."""
+    names = [integration.name for integration in config.integrations]
+    by_name = {integration.name: integration for integration in config.integrations}
+
+    def integration_of(run: dg.DagsterRun) -> str | None:
+        name = run.tags.get(INTEGRATION_TAG)
+        return name if name in by_name else None
+
+    @dg.run_status_sensor(
+        name="prism_run_started",
+        run_status=dg.DagsterRunStatus.STARTED,
+        monitored_jobs=list(jobs),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Marks an integration Syncing when one of its archive runs starts.",
+    )
+    def run_started(
+        context: dg.RunStatusSensorContext, prism_status_store: StatusStoreResource
+    ) -> None:
+        run = context.instance.get_run_by_id(context.dagster_run.run_id) or context.dagster_run
+        # Sensors evaluate in no fixed order: a run already over has reported its result.
+        if run.is_finished:
+            return
+        if name := integration_of(run):
+            prism_status_store.store().ensure([name])
+            prism_status_store.store().mark_syncing(name, run.run_id)
+
+    @dg.run_status_sensor(
+        name="prism_run_succeeded",
+        run_status=dg.DagsterRunStatus.SUCCESS,
+        monitored_jobs=list(jobs),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Marks an integration Active (error cleared) when an archive run succeeds.",
+    )
+    def run_succeeded(
+        context: dg.RunStatusSensorContext, prism_status_store: StatusStoreResource
+    ) -> None:
+        run = context.dagster_run
+        if (name := integration_of(run)) and (hour := last_hour(run)):
+            prism_status_store.store().ensure([name])
+            prism_status_store.store().mark_success(name, run.run_id, hour)
+
+    @dg.run_failure_sensor(
+        name="prism_run_failed",
+        monitored_jobs=list(jobs),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Marks an integration Error with a classified cause when an archive run fails.",
+    )
+    def run_failed(
+        context: dg.RunFailureSensorContext, prism_status_store: StatusStoreResource
+    ) -> None:
+        if name := integration_of(context.dagster_run):
+            secrets = secret_env_values(config)
+            cause, message = run_failure(context.instance, context.dagster_run.run_id, secrets)
+            prism_status_store.store().ensure([name])
+            prism_status_store.store().mark_error(
+                name, context.dagster_run.run_id, cause.category, message
+            )
+
+    @dg.sensor(
+        name=ERROR_RETRY_SENSOR,
+        jobs=list(jobs),
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Retries integrations in Error after 5, 15, 60 minutes, then hourly.",
+    )
+    def error_retry(
+        context: dg.SensorEvaluationContext, prism_status_store: StatusStoreResource
+    ) -> dg.SensorResult:
+        requests, skipped = [], []
+        for integration in config.integrations:
+            result = tick(
+                context.instance,
+                integration,
+                config.catch_up,
+                prism_status_store.store(),
+                clock.utc_now(),
+                retrying=True,
+            )
+            if isinstance(result, dg.SkipReason):
+                skipped.append(result.skip_message or "")
+            else:
+                requests.extend(result)
+        return dg.SensorResult(
+            run_requests=requests, skip_reason=None if requests else "; ".join(skipped)
+        )
+
+    @dg.sensor(
+        name=STATUS_SENSOR,
+        minimum_interval_seconds=60,
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Clears a stale Syncing (run gone or ended silently) and records each "
+        "integration's status as an observation on its archive asset.",
+    )
+    def status(
+        context: dg.SensorEvaluationContext, prism_status_store: StatusStoreResource
+    ) -> dg.SensorResult:
+        store = prism_status_store.store()
+        store.ensure(names)
+        secrets, now = secret_env_values(config), clock.utc_now()
+        for state in store.all():
+            if state.status is Status.SYNCING and state.name in by_name:
+                recover_stale_syncing(context.instance, store, state, secrets, now)
+        seen = json.loads(context.cursor) if context.cursor else {}
+        events = []
+        for state in store.all():
+            if state.name not in by_name:
+                continue
+            shown = observation_metadata(state)
+            fingerprint = json.dumps(shown, sort_keys=True, default=str)
+            if seen.get(state.name) != fingerprint:
+                seen[state.name] = fingerprint
+                events.append(
+                    dg.AssetObservation(asset_key=archive_key(state.name), metadata=shown)
+                )
+        return dg.SensorResult(asset_events=events, cursor=json.dumps(seen, sort_keys=True))
+
+    return [run_started, run_succeeded, run_failed, error_retry, status]
+
+
+def recover_stale_syncing(
+    instance: dg.DagsterInstance,
+    store: StatusStore,
+    state: IntegrationState,
+    secrets: list[str],
+    now: datetime,
+) -> None:
+    """A Syncing whose run is gone, ended unreported, or hung must not stick.
+
+    Updates are conditional on the row still showing this run as Syncing, so a result the
+    run-status sensors record meanwhile always wins.
+    """
+    run = instance.get_run_by_id(state.run_id) if state.run_id else None
+    if run is not None and not run.is_finished:
+        if state.syncing_since and now - state.syncing_since < STALE_RUN_AFTER:
+            return
+        message = f"run {run.run_id} has shown no result for over {STALE_RUN_AFTER}; hung?"
+        store.mark_error(state.name, run.run_id, "unknown", message, now, only_if_syncing=True)
+        return
+    if run is not None and run.status is dg.DagsterRunStatus.SUCCESS and (hour := last_hour(run)):
+        store.mark_success(state.name, run.run_id, hour, now, only_if_syncing=True)
+        return
+    if run is not None and run.status is dg.DagsterRunStatus.FAILURE:
+        cause, message = run_failure(instance, run.run_id, secrets)
+        store.mark_error(state.name, run.run_id, cause.category, message, now, only_if_syncing=True)
+        return
+    what = f"run {state.run_id} " + ("was deleted" if run is None else f"ended {run.status.value}")
+    message = f"{what} without reporting a result; the hours it covered will be retried"
+    category = FailureCause.UNKNOWN.category
+    store.mark_error(state.name, state.run_id, category, message, now, only_if_syncing=True)
+
+
+def observation_metadata(state: IntegrationState) -> dict[str, str | int]:
+    """What the UI shows of an integration's status."""
+
+    def when(value: datetime | None) -> str:
+        return f"{value:%Y-%m-%dT%H:%M}Z" if value else "-"
+
+    return {
+        "status": state.status.value,
+        "last_archived_hour": when(state.last_archived_hour),
+        "last_success": when(state.last_success_at),
+        "last_error": state.last_error or "-",
+        "error_cause": state.error_cause or "-",
+        "last_error_at": when(state.last_error_at),
+        "next_retry_at": when(state.next_retry_at),
+        "pending_hours": state.pending_hours if state.pending_hours is not None else -1,
+    }

@@ -1,0 +1,44 @@
+"""How every destination uploads and retries: declared once, read by prism.yaml and Dagster."""
+
+from __future__ import annotations
+
+import dagster as dg
+from pydantic import BaseModel, Field
+
+
+class RetryPolicy(dg.Config):
+    """How transient failures (5xx, throttling, timeouts, network) are retried."""
+
+    # A cap only: retrying normally stops at give_up_after_s, which 30 attempts outlast.
+    attempts: int = Field(default=30, ge=1, le=100, description="At most this many tries.")
+    initial_backoff_s: float = Field(default=0.5, gt=0)
+    max_backoff_s: float = Field(default=20.0, gt=0)
+    give_up_after_s: float = Field(
+        default=120.0, gt=0, description="Stop retrying a request this long after its first try."
+    )
+    request_timeout_s: float = Field(default=60.0, gt=0, description="Connect/read timeout.")
+
+
+class DestinationFields(BaseModel):
+    """Upload settings every provider shares; declared once, inherited by prism.yaml's
+    integrations and by ``DestinationSettings``."""
+
+    gzip_content_encoding: bool = Field(
+        default=False,
+        description="Store batches as Content-Type application/x-ndjson with Content-Encoding "
+        "gzip. Off by default: browsers, consoles and SDKs then decompress on download and "
+        "the saved file is no longer gzip. Default: Content-Type application/gzip, no encoding.",
+    )
+    part_size_mb: int = Field(
+        default=8, ge=5, le=512, description="Objects larger than this upload in parts."
+    )
+    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+
+
+class DestinationSettings(dg.Config, DestinationFields):
+    """``DestinationFields`` as Dagster config, for the destination resources."""
+
+    @property
+    def part_size(self) -> int:
+        """``part_size_mb`` in bytes."""
+        return self.part_size_mb * 2**20

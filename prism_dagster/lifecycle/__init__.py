@@ -1,0 +1,1 @@
+"""Keeping integrations true: status store, catch-up, failure causes, late rows, validation."""

@@ -1,0 +1,73 @@
+"""Every name shared across layers: asset keys, groups, tags, partition keys, jobs, resources.
+
+Dagster's own tag names are written here as the strings Dagster documents: the constants
+Dagster keeps for them live in private modules (``dagster._core.storage.tags``), and this is
+the one place that spells them, so no other module reaches into Dagster's internals.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+
+# Dagster's run tags (documented strings; their constants are private to Dagster).
+PARTITION_TAG = "dagster/partition"
+PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
+PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+#: Dagster's hourly partition keys, e.g. ``2026-03-31-14:00``.
+PARTITION_KEY_FORMAT = "%Y-%m-%d-%H:%M"
+
+#: Our run tag naming the integration a run archives.
+INTEGRATION_TAG = "prism/integration"
+#: Metadata keys a failed step carries, so sensors read the cause as data.
+CAUSE_METADATA_KEY = "prism/cause"
+
+GATEWAY_LOGS_KEY = dg.AssetKey(["prism", "gateway_request_logs"])
+SOURCE_GROUP = "prism_source"
+ARCHIVE_GROUP = "prism_archive"
+
+SOURCE_RESOURCE_KEY = "log_source"
+STATUS_RESOURCE_KEY = "prism_status_store"
+STATUS_SENSOR = "prism_status"
+LATE_ROWS_SENSOR = "prism_late_rows"
+ERROR_RETRY_SENSOR = "prism_error_retry"
+
+#: What ``dg.define_asset_job`` returns; its class is not part of Dagster's public API.
+AssetJob = Any
+
+
+def archive_key(integration: str) -> dg.AssetKey:
+    """Asset key of an integration's archive, e.g. ``prism/archive/production``."""
+    return dg.AssetKey(["prism", "archive", integration])
+
+
+def archive_job_name(integration: str) -> str:
+    """Name of the job that archives one integration."""
+    return f"archive_{integration}"
+
+
+def schedule_name(integration: str) -> str:
+    """Name of an integration's catch-up schedule."""
+    return f"archive_{integration}_schedule"
+
+
+def io_manager_key(integration: str) -> str:
+    """Resource key of an integration's archive IO manager."""
+    return f"archive_io_{integration}"
+
+
+def destination_key(integration: str) -> str:
+    """Resource key of an integration's destination."""
+    return f"destination_{integration}"
+
+
+def partition_key(hour: datetime) -> str:
+    """The partition key of a UTC hour."""
+    return hour.strftime(PARTITION_KEY_FORMAT)
+
+
+def partition_hour(key: str) -> datetime:
+    """The UTC hour of a partition key."""
+    return datetime.strptime(key, PARTITION_KEY_FORMAT).replace(tzinfo=UTC)

@@ -1,0 +1,1 @@
+"""Test support: local servers, seeded data, independent archive readers and drivers."""
