@@ -31,9 +31,9 @@ class Manifest:
     hour: str
     total_rows: int
     files: list[FileEntry]
+    gzip_level: int
     rejected_rows: int = 0
     rejects: FileEntry | None = None
-    gzip_level: int = 6
     #: What the source held for this hour when it was read (see sources.base.fingerprint).
     source_fingerprint: str | None = None
     #: Every source line of the hour is a row or a reject: ``total_rows + rejected_rows``.

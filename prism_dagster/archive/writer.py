@@ -15,7 +15,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 import polars as pl
@@ -155,43 +155,47 @@ def write_hour(
         # Listed under the lease: nobody else adds or removes objects in the hour meanwhile.
         cleaned = dest.remove_incomplete(layout.hour_folder(prefix, hour), taken.acquired)
         existing = dest.list_keys(layout.hour_folder(prefix, hour))
-        return _replace(
-            dest,
-            lease,
-            integration,
-            prefix,
-            hour,
+        result = _replace(
+            _HourWrite(dest, lease, integration, prefix, hour, settings),
             records,
             rejects,
-            settings,
             source_fingerprint,
             existing,
-            cleaned,
         )
+        return replace(result, cleaned=cleaned)
     finally:
         lease.release()
 
 
+@dataclass(frozen=True)
+class _HourWrite:
+    """Where one hour is being written, by whom, and how."""
+
+    dest: Destination
+    lease: HourLease
+    integration: str
+    prefix: str
+    hour: datetime
+    settings: WriteSettings
+
+
 def _replace(
-    dest: Destination,
-    lease: HourLease,
-    integration: str,
-    prefix: str,
-    hour: datetime,
+    at: _HourWrite,
     records: pl.DataFrame,
     rejects: pl.DataFrame,
-    settings: WriteSettings,
     source_fingerprint: str | None,
     existing: list[str],
-    cleaned: list[str],
 ) -> HourResult:
+    dest, lease, integration, prefix, hour, settings = (
+        at.dest, at.lease, at.integration, at.prefix, at.hour, at.settings
+    )  # fmt: skip
     manifest_key = layout.manifest_key(prefix, hour)
     if not records.height and not rejects.height and manifest_key in existing:
         # The source returned nothing for an hour that was archived whole: far more likely a
         # pruned or misread source than deleted traffic. Keep the archive; never lose rows.
         # The manifest is never deleted before its successor lands, so a crash cannot
         # turn this hour into one that looks unarchived.
-        return HourResult(hour, None, [], [], kept=True, cleaned=cleaned)
+        return HourResult(hour, None, [], [], kept=True)
     tag = content_tag(records, settings)
     batches = write_frame(
         dest, records, lambda i: layout.batch_key(prefix, integration, hour, i, tag), settings
@@ -229,4 +233,4 @@ def _replace(
     for key in stale:
         dest.delete_object(key)
     uris = [dest.uri(key) for key, _ in batches]
-    return HourResult(hour, manifest, uris, stale, cleaned=cleaned)
+    return HourResult(hour, manifest, uris, stale)

@@ -28,8 +28,7 @@ integrations:
     path: {archive}
     prefix: prism/demo     # objects go to {{prefix}}/logs/YYYY/MM/DD/hour=HH/
     start: "{start}"  # first UTC hour archived
-    gzip_level: 6
-    max_rows_per_file: 1000000
+    # gzip_level, max_rows_per_file, retry, ...: see README.md for each and its default
 """
 
 

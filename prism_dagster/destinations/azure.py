@@ -167,23 +167,17 @@ class AzureDestination(Destination):
     def open_object(self, key: str, kind: ObjectKind) -> AbstractContextManager[ObjectSink]:
         return streamed(_AzureSink(self, key, kind))
 
-    def create_if_absent(self, key: str, data: bytes) -> bool:
-        from azure.core.exceptions import ResourceExistsError
+    def _put_if_absent(self, key: str, data: bytes) -> None:
         from azure.storage.blob import ContentSettings
 
-        def create() -> bool:
-            try:
-                self.container_client().upload_blob(
-                    key,
-                    data,
-                    overwrite=False,  # 409 BlobAlreadyExists if the key exists
-                    content_settings=ContentSettings(content_type="application/json"),
-                )
-                return True
-            except ResourceExistsError:
-                return False
+        settings = ContentSettings(content_type="application/json")
+        # overwrite=False: 409 BlobAlreadyExists if the key exists.
+        self.container_client().upload_blob(key, data, overwrite=False, content_settings=settings)
 
-        return self.run(f"creating {self.uri(key)}", create)
+    def _already_exists(self, exc: Exception) -> bool:
+        from azure.core.exceptions import ResourceExistsError
+
+        return isinstance(exc, ResourceExistsError)
 
     def get_object(self, key: str) -> bytes:
         # decompress=False: the stored gzip bytes, even if stored with Content-Encoding gzip.

@@ -57,12 +57,30 @@ class Destination(dg.ConfigurableResource, ABC):
     def open_object(self, key: str, kind: ObjectKind) -> AbstractContextManager[ObjectSink]:
         """Stream an object: committed when the block exits cleanly, discarded on error."""
 
-    @abstractmethod
     def create_if_absent(self, key: str, data: bytes) -> bool:
         """Write a small JSON object only if ``key`` does not exist yet, atomically.
 
         True if this call created it, False if the key already existed (whoever wrote it).
         """
+
+        def create() -> bool:
+            try:
+                self._put_if_absent(key, data)
+            except Exception as exc:
+                if self._already_exists(exc):
+                    return False
+                raise
+            return True
+
+        return self.run(f"creating {self.uri(key)}", create)
+
+    @abstractmethod
+    def _put_if_absent(self, key: str, data: bytes) -> None:
+        """One conditional create of a JSON object; the store refuses it if ``key`` exists."""
+
+    @abstractmethod
+    def _already_exists(self, exc: Exception) -> bool:
+        """Whether ``exc`` is the store refusing a conditional create: the key exists."""
 
     def remove_incomplete(self, prefix: str, begun_before: datetime) -> list[str]:
         """Discard uploads under ``prefix`` that never completed and began before ``begun_before``.

@@ -162,22 +162,17 @@ class GcsDestination(Destination):
     def open_object(self, key: str, kind: ObjectKind) -> AbstractContextManager[ObjectSink]:
         return streamed(_GcsSink(self, key, kind))
 
-    def create_if_absent(self, key: str, data: bytes) -> bool:
+    def _put_if_absent(self, key: str, data: bytes) -> None:
+        # Generation 0 means "no live object": GCS refuses with 412 if one exists.
+        # (The GCS emulator ignores this precondition; real GCS enforces it.)
+        self.bucket_client().blob(key).upload_from_string(
+            data, content_type="application/json", if_generation_match=0, retry=None
+        )
+
+    def _already_exists(self, exc: Exception) -> bool:
         from google.api_core.exceptions import PreconditionFailed
 
-        def create() -> bool:
-            blob = self.bucket_client().blob(key)
-            try:
-                # Generation 0 means "no live object": GCS refuses with 412 if one exists.
-                # (The GCS emulator ignores this precondition; real GCS enforces it.)
-                blob.upload_from_string(
-                    data, content_type="application/json", if_generation_match=0, retry=None
-                )
-                return True
-            except PreconditionFailed:
-                return False
-
-        return self.run(f"creating {self.uri(key)}", create)
+        return isinstance(exc, PreconditionFailed)
 
     def get_object(self, key: str) -> bytes:
         # raw_download: the stored gzip bytes, never "decompressive transcoding".

@@ -74,23 +74,18 @@ class LocalDestination(Destination):
             temp.unlink(missing_ok=True)
             raise
 
-    def create_if_absent(self, key: str, data: bytes) -> bool:
+    def _put_if_absent(self, key: str, data: bytes) -> None:
         target = self._target(key)
         temp = target.with_name(f".{target.name}{_TEMP_MARK}{uuid.uuid4().hex}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_bytes(data)
+        try:
+            os.link(temp, target)  # fails if the target exists; it appears whole: atomic
+        finally:
+            temp.unlink(missing_ok=True)
 
-        def create() -> bool:
-            target.parent.mkdir(parents=True, exist_ok=True)
-            temp.write_bytes(data)
-            try:
-                # link() fails if the target exists, and the target appears whole: atomic.
-                os.link(temp, target)
-                return True
-            except FileExistsError:
-                return False
-            finally:
-                temp.unlink(missing_ok=True)
-
-        return self.run(f"creating {self.uri(key)}", create)
+    def _already_exists(self, exc: Exception) -> bool:
+        return isinstance(exc, FileExistsError)
 
     def remove_incomplete(self, prefix: str, begun_before: datetime) -> list[str]:
         base = self._target(prefix.rstrip("/"))

@@ -165,27 +165,15 @@ class S3Destination(Destination):
     def open_object(self, key: str, kind: ObjectKind) -> AbstractContextManager[ObjectSink]:
         return streamed(_S3Sink(self, key, kind))
 
-    def create_if_absent(self, key: str, data: bytes) -> bool:
-        from botocore.exceptions import ClientError
+    def _put_if_absent(self, key: str, data: bytes) -> None:
+        self.client().put_object(
+            Bucket=self.bucket, Key=key, Body=data, ContentType="application/json", IfNoneMatch="*"
+        )
 
-        def create() -> bool:
-            try:
-                self.client().put_object(
-                    Bucket=self.bucket,
-                    Key=key,
-                    Body=data,
-                    ContentType="application/json",
-                    IfNoneMatch="*",  # S3's conditional create: 412 if the key exists
-                )
-                return True
-            except ClientError as exc:
-                status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
-                # 409 ConditionalRequestConflict: a concurrent conditional write won the race.
-                if status in (409, 412):
-                    return False
-                raise
-
-        return self.run(f"creating {self.uri(key)}", create)
+    def _already_exists(self, exc: Exception) -> bool:
+        # 412: the key exists; 409 ConditionalRequestConflict: a concurrent create won.
+        status = getattr(exc, "response", {}).get("ResponseMetadata", {}).get("HTTPStatusCode")
+        return status in (409, 412)
 
     def remove_incomplete(self, prefix: str, begun_before: datetime) -> list[str]:
         def sweep() -> list[str]:
