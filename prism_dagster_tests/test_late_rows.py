@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import dagster as dg
 
 from prism_dagster.sources.simulate import simulate
@@ -11,21 +14,19 @@ from prism_dagster_tests.support.rows import gateway_row, hour, write_spool
 NOW = hour("2026-04-01T02").replace(minute=30)
 
 
-def test_an_hour_with_a_run_in_flight_is_not_requested_again(spool, tmp_path, monkeypatch):
-    simulate(spool, hour("2026-04-01T00"), hour("2026-04-01T02"), rate=30, seed=5)
-    raw = {
+def _raw(spool: Path, tmp_path: Path, since: str) -> dict[str, Any]:
+    """A local integration archiving the spool from ``since``, with its own status store."""
+    integration = {"name": "prod", "provider": "local", "path": str(tmp_path / "archive")}
+    return {
         "source": {"kind": "spool", "path": str(spool)},
-        "integrations": [
-            {
-                "name": "prod",
-                "provider": "local",
-                "path": str(tmp_path / "archive"),
-                "start": "2026-04-01T00",
-                "history": {"since": "2026-04-01T00"},
-            }
-        ],
+        "integrations": [integration | {"start": since, "history": {"since": since}}],
         "status_store": {"url": f"sqlite:///{tmp_path / 'status.db'}"},
     }
+
+
+def test_an_hour_with_a_run_in_flight_is_not_requested_again(spool, tmp_path, monkeypatch):
+    simulate(spool, hour("2026-04-01T00"), hour("2026-04-01T02"), rate=30, seed=5)
+    raw = _raw(spool, tmp_path, since="2026-04-01T00")
     with dg.instance_for_test() as instance:
         daemon = Daemon(raw, instance, monkeypatch, NOW)
         for request in daemon.schedule():
@@ -45,22 +46,8 @@ def test_an_hour_with_a_run_in_flight_is_not_requested_again(spool, tmp_path, mo
 
 
 def test_a_file_turned_unreadable_does_not_rearchive_its_hours(spool, tmp_path, monkeypatch):
-    from prism_dagster_tests.support.rows import write_spool
-
     path = write_spool(spool / "a.ndjson", [gateway_row("a", "2026-04-01T01:10:00Z")])
-    raw = {
-        "source": {"kind": "spool", "path": str(spool)},
-        "integrations": [
-            {
-                "name": "prod",
-                "provider": "local",
-                "path": str(tmp_path / "archive"),
-                "start": "2026-04-01T01",
-                "history": {"since": "2026-04-01T01"},
-            }
-        ],
-        "status_store": {"url": f"sqlite:///{tmp_path / 'status.db'}"},
-    }
+    raw = _raw(spool, tmp_path, since="2026-04-01T01")
     with dg.instance_for_test() as instance:
         daemon = Daemon(raw, instance, monkeypatch, NOW)
         for request in daemon.schedule():
