@@ -19,12 +19,19 @@ from pathlib import Path
 
 import polars as pl
 
-from prism_dagster.archive import layout
-from prism_dagster.archive.normalize import normalize
-from prism_dagster.archive.settings import WriteSettings
-from prism_dagster.archive.writer import write_hour
 from prism_dagster.destinations import LocalDestination
 from prism_dagster.sources import SourceBatch
+
+try:
+    from prism_dagster.archive import layout
+    from prism_dagster.archive.normalize import normalize
+    from prism_dagster.archive.settings import WriteSettings
+    from prism_dagster.archive.writer import write_hour
+except ImportError:  # main before the restructuring (issue 9): the flat modules
+    from prism_dagster.normalize import normalize  # type: ignore[no-redef]
+    from prism_dagster.writer import WriteSettings, write_hour  # type: ignore[no-redef]
+
+    from prism_dagster import layout  # type: ignore[no-redef]
 
 HOUR = datetime(2026, 3, 31, 14, tzinfo=UTC)
 PREFIX = "race"

@@ -67,6 +67,11 @@ def logs_folder(prefix: str) -> str:
     return logs_dir(prefix) + "/"
 
 
+def probe_key(prefix: str, kind: str, token: str) -> str:
+    """Key of one ``validate`` probe object, e.g. ``…/_prism_validate/probe-<token>.json``."""
+    return f"{probe_dir(prefix)}{kind}-{token}.json"
+
+
 def hour_folder(prefix: str, hour: datetime) -> str:
     """``hour_dir`` as a listing prefix (trailing ``/``): lists that hour and no other."""
     return hour_dir(prefix, hour) + "/"

@@ -67,7 +67,7 @@ def validate_destination(archive: Archive) -> Validation:
     dest, prefix, integration = archive.destination, archive.prefix, archive.integration
     token = uuid.uuid4().hex
     folder = layout.probe_dir(prefix)
-    key = f"{folder}probe-{token}.json"
+    key = layout.probe_key(prefix, "probe", token)
     payload = json.dumps({"probe": token, "by": "prism-dagster validate"}).encode()
     where = f"{dest.provider} {dest.target()}, prefix {prefix or '(none)'}"
 
@@ -93,7 +93,7 @@ def validate_destination(archive: Archive) -> Validation:
         return Validation(integration, where, steps + [Step(n, Outcome.SKIP, "") for n in rest])
     steps.append(_attempt("read back", read_back))
     steps.append(_attempt("list prefix", listing))
-    steps.append(_one_writer(dest, f"{folder}lease-{token}.json", payload))
+    steps.append(_one_writer(dest, layout.probe_key(prefix, "lease", token), payload))
     steps.append(_delete(dest, key))
     return Validation(integration, where, steps)
 
