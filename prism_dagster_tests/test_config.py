@@ -172,3 +172,33 @@ def test_a_literal_password_in_the_status_store_url_is_refused() -> None:
     with pytest.raises(ConfigError, match="status_store") as caught:
         parse_config(raw)
     assert "hunter22" not in str(caught.value) and "use url: {env: NAME}" in str(caught.value)
+
+
+def test_a_misspelt_retry_setting_is_refused() -> None:
+    with pytest.raises(ConfigError, match=r"integration 'prod': field 'retry\.give_up_after'"):
+        parse_config(_config(retry={"give_up_after": 300}))
+
+
+def test_yaml_merge_keys_still_load(tmp_path: Path) -> None:
+    path = tmp_path / "prism.yaml"
+    path.write_text(
+        "source: {kind: spool, path: /tmp/spool}\n"
+        "integrations:\n"
+        "  - &first {name: a, provider: local, path: /tmp/a, start: 2026-03-01T00}\n"
+        "  - <<: *first\n    name: b\n    path: /tmp/b\n"
+    )
+    assert [i.name for i in load_config(path).integrations] == ["a", "b"]
+
+
+def test_relative_folders_are_compared_next_to_prism_yaml_not_the_working_dir(
+    tmp_path: Path, monkeypatch
+) -> None:
+    raw = _two(
+        {"provider": "local", "path": "archive"},
+        {"provider": "local", "path": str(tmp_path / "elsewhere" / "archive")},
+    )
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "prism.yaml").write_text(yaml.safe_dump(raw))
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")  # "archive" from here would be b's folder
+    assert len(load_config(tmp_path / "cfg" / "prism.yaml").integrations) == 2

@@ -326,3 +326,40 @@ def test_a_run_refused_an_hour_shows_the_cause_in_operator_words(spool, tmp_path
     # The other hour of the run was archived all the same.
     assert dest.exists(layout.manifest_key(PREFIX, hour("2026-03-31T20")))
     assert not dest.exists(layout.manifest_key(PREFIX, hour("2026-03-31T21")))
+
+
+def test_two_takers_of_one_stale_lease_never_both_hold_the_hour(archive_root, monkeypatch):
+    dest = LocalDestination(path=str(archive_root))
+    stale = hold(dest, "crashed-run", ttl_s=60).lease
+    later = clock.utc_now() + timedelta(seconds=61)
+    monkeypatch.setattr(clock, "utc_now", lambda: later)
+    first = HourLease(dest, LEASE, "run-a", 600)
+    assert first.try_acquire() is None  # took the stale lease over
+    # A second taker that read the same stale lease before: it must not remove run-a's.
+    HourLease(dest, LEASE, "run-b", 600)._take_over(stale)
+    first.check()  # still run-a's
+    assert Lease.from_bytes(dest.get_object(LEASE)).holder == "run-a"
+
+
+def test_a_lease_released_while_a_waiter_reads_it_is_taken_not_a_failure(archive_root):
+    class ReleasedMidRead(LocalDestination):
+        """The holder releases between the waiter's failed create and its read."""
+
+        def get_object(self, key: str) -> bytes:
+            if key == LEASE and self.exists(key):
+                self.delete_object(key)
+            return super().get_object(key)
+
+    hold(LocalDestination(path=str(archive_root)), "run-a")
+    waiter = HourLease(ReleasedMidRead(path=str(archive_root)), LEASE, "run-b", 600)
+    assert waiter.try_acquire() is None and waiter.lease is not None
+    assert waiter.lease.holder == "run-b"
+
+
+def test_an_expired_lease_is_left_to_lapse_not_released(archive_root, monkeypatch):
+    dest = LocalDestination(path=str(archive_root))
+    lease = hold(dest, "slow-run", ttl_s=60)
+    later = clock.utc_now() + timedelta(seconds=61)
+    monkeypatch.setattr(clock, "utc_now", lambda: later)
+    lease.release()  # another run may be taking it over: do not delete what may be theirs
+    assert dest.exists(LEASE)

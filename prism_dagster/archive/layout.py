@@ -115,6 +115,16 @@ def lease_key(prefix: str, hour: datetime) -> str:
     return f"{hour_dir(prefix, hour)}/{LEASE_NAME}"
 
 
+def lease_claim_key(lease_key: str, token: str) -> str:
+    """Key that one taker of the stale lease ``token`` creates before it removes that lease."""
+    return f"{lease_key.removesuffix('.json')}.claim-{token}.json"
+
+
+def is_lease_claim_key(key: str) -> bool:
+    """Whether ``key`` names a claim left by the taker of a stale lease."""
+    return key.rsplit("/", 1)[-1].startswith(LEASE_NAME.removesuffix(".json") + ".claim-")
+
+
 def is_rejects_key(key: str) -> bool:
     """Whether ``key`` names an hour's rejects file."""
     name = key.rsplit("/", 1)[-1]

@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 
 from prism_dagster import clock
+from prism_dagster.archive import layout
 from prism_dagster.destinations.base import Destination
-from prism_dagster.errors import DestinationError, HourBusyError, ManifestError
+from prism_dagster.errors import DestinationError, HourBusyError
 
 _POLL_S = 1.0
 _log = logging.getLogger("prism_dagster")
@@ -70,15 +71,31 @@ class HourLease:
         self._finished = holder_finished or (lambda _: False)
         self.lease: Lease | None = None
 
-    def _current(self) -> Lease | None:
-        if not self.dest.exists(self.key):
-            return None
-        return Lease.from_bytes(self.dest.get_object(self.key))
+    def _current(self) -> tuple[bool, Lease | None]:
+        """(whether a lease object exists, the lease it holds: None if unreadable)."""
+        try:
+            return True, Lease.from_bytes(self.dest.get_object(self.key))
+        except DestinationError:
+            if not self.dest.exists(self.key):
+                return False, None  # released between our look and our read: absent
+            raise
 
     def _stale(self, found: Lease | None, now: datetime) -> bool:
         if found is None or found.expired(now) or found.holder == self.holder:
             return True  # unreadable, expired, or ours from an earlier attempt of this run
         return self._finished(found.holder)
+
+    def _take_over(self, stale: Lease | None) -> None:
+        """Remove a stale lease, if this writer is the one taker allowed to remove it."""
+        token = stale.token if stale else "unreadable"
+        claim = layout.lease_claim_key(self.key, token)
+        # Only one taker wins the claim of a given stale lease, so two takers can never both
+        # delete: the loser would otherwise delete the winner's fresh lease.
+        if not self.dest.create_if_absent(claim, b"{}"):
+            return
+        present, found = self._current()
+        if present and (found.token if found else "unreadable") == token:
+            self.dest.delete_object(self.key)
 
     def try_acquire(self) -> Lease | None:
         """Take the lease if it is free or stale; the holder's lease if another run holds it."""
@@ -89,18 +106,21 @@ class HourLease:
             acquired_at=now.isoformat(),
             expires_at=(now + timedelta(seconds=self.ttl_s)).isoformat(),
         )
-        for _ in range(2):
+        found: Lease | None = None
+        for _ in range(3):
             if self.dest.create_if_absent(self.key, mine.to_bytes()):
                 self.lease = mine
                 return None
-            found = self._current()
+            present, found = self._current()
+            if not present:
+                continue  # released meanwhile: try the create again, never delete
             if found is not None and found.token == mine.token:
                 self.lease = mine  # our create went through but its answer was lost
                 return None
             if not self._stale(found, now):
                 return found
-            self.dest.delete_object(self.key)  # stale: take it over, once
-        return self._current()
+            self._take_over(found)
+        return found
 
     def acquire(self, wait_s: float, what: str) -> Lease:
         """Take the lease, waiting up to ``wait_s`` for another run to finish the hour."""
@@ -122,11 +142,12 @@ class HourLease:
 
     def check(self) -> None:
         """Raise if the lease is no longer ours (we stalled past it and another run took over)."""
-        found = self._current()
+        _, found = self._current()
         if self.lease is None or found is None or found.token != self.lease.token:
-            raise ManifestError(
+            raise HourBusyError(
                 f"lost the writer lease {self.dest.uri(self.key)} while writing (this run "
-                "stalled past its lease); the hour was left to the run that took it over"
+                "stalled past its lease); the hour was left to the run that took it over",
+                [self.key],
             )
 
     def release(self) -> None:
@@ -134,8 +155,10 @@ class HourLease:
         if self.lease is None:
             return
         try:
-            found = self._current()
-            if found is not None and found.token == self.lease.token:
+            _, found = self._current()
+            # Expired: another run may be taking it over right now; let it lapse instead.
+            mine = found is not None and found.token == self.lease.token
+            if mine and not found.expired(clock.utc_now()):
                 self.dest.delete_object(self.key)
         except DestinationError as exc:
             # Without delete permission the hour is still archived; its lease just lapses.

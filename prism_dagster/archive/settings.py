@@ -30,7 +30,7 @@ class WriteFields(BaseModel):
     )
     lease_ttl_s: float = Field(
         default=30 * 60,
-        ge=1,
+        ge=60,  # leases are not renewed: shorter than an hour's write would let a run in
         le=24 * 3600,
         description="A crashed writer's hour lease is free after this many seconds.",
     )

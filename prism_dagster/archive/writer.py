@@ -213,7 +213,10 @@ def _replace(
     stale = [
         key
         for key in existing
-        if key not in listed and (layout.is_batch_key(key) or layout.is_rejects_key(key))
+        if key not in listed
+        and (
+            layout.is_batch_key(key) or layout.is_rejects_key(key) or layout.is_lease_claim_key(key)
+        )
     ]
     lease.check()  # still ours: a writer that stalled past its lease publishes nothing
     manifest = None

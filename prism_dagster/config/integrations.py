@@ -248,7 +248,11 @@ def destination_identity(integration: Integration) -> tuple[str, ...]:
     """
     prefix = integration.prefix.strip("/")
     if isinstance(integration, LocalIntegration):
-        return ("local", os.path.realpath(os.path.expanduser(_plain(integration.path))), prefix)
+        path = os.path.expanduser(_plain(integration.path))
+        # A relative folder means "next to prism.yaml": compared once load_config anchors it,
+        # never against whatever the working directory happens to be.
+        real = os.path.realpath(path) if os.path.isabs(path) else os.path.normpath(path)
+        return ("local", real, prefix)
     if isinstance(integration, S3Integration):
         endpoint = _endpoint(_plain(integration.endpoint_url), "https://s3.amazonaws.com")
         return ("s3", endpoint, _plain(integration.bucket), prefix)

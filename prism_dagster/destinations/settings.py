@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import dagster as dg
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RetryPolicy(dg.Config):
     """How transient failures (5xx, throttling, timeouts, network) are retried."""
+
+    # A misspelt key in prism.yaml's retry block is an error, not a silently kept default.
+    model_config = ConfigDict(extra="forbid")
 
     # A cap only: retrying normally stops at give_up_after_s, which 30 attempts outlast.
     attempts: int = Field(default=30, ge=1, le=100, description="At most this many tries.")
