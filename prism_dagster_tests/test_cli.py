@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import yaml
@@ -39,6 +40,16 @@ def test_demo_end_to_end_twice_gives_the_same_files(tmp_path: Path) -> None:
     summary = first.stdout.strip().splitlines()[0]
     assert summary.startswith("local_demo: archived 24 hours") and f"{rows} rows" in summary
     assert str(archive) in summary
+    # The demo's runs ran in process, where no run-status sensor sees them: status is true all
+    # the same, with the newest hour archived (the hour before the newest manifest's or later).
+    status = _cli("status", "--json", cwd=tmp_path)
+    assert status.returncode == 0, status.stderr
+    [state] = json.loads(status.stdout)
+    logs = archive / "prism" / "demo" / "logs"
+    newest = max(m.parent.relative_to(logs).as_posix() for m in manifests)  # YYYY/MM/DD/hour=HH
+    assert state["status"] == "Active" and state["last_success"] is not None
+    last = datetime.strptime(state["last_archived_hour"], "%Y-%m-%dT%H:%MZ")
+    assert last.strftime("%Y/%m/%d/hour=%H") >= newest
     before = tree_bytes(archive)
     second = _cli("demo", "--rate", "200", cwd=tmp_path)
     assert second.returncode == 0, second.stderr

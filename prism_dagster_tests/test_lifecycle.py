@@ -406,3 +406,21 @@ def test_a_ui_materialisation_in_flight_is_not_requested_again(
         )
         skip = daemon.schedule()
     assert isinstance(skip, dg.SkipReason) and "in progress" in skip.skip_message
+
+
+def test_materialize_from_the_asset_page_keeps_status_true(spool, tmp_path, monkeypatch) -> None:
+    simulate(spool, SINCE, SINCE + layout.ONE_HOUR, rate=40, seed=3)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the archive folder should be")
+    broken = _raw(spool, tmp_path, {"provider": "local", "path": str(blocker)})
+    fixed = _raw(spool, tmp_path, {"provider": "local", "path": str(tmp_path / "archive")})
+    with dg.instance_for_test() as instance:
+        daemon = Daemon(broken, instance, monkeypatch, NOW)
+        assert not daemon.materialize_from_ui("2026-03-31-20:00", "prod").success
+        failed = daemon.store.get("prod")
+        daemon = Daemon(fixed, instance, monkeypatch, NOW)  # the operator fixed the path
+        assert daemon.materialize_from_ui("2026-03-31-20:00", "prod").success
+        recovered = daemon.store.get("prod")
+    assert failed.status is Status.ERROR and str(blocker) in failed.last_error
+    assert recovered.status is Status.ACTIVE and recovered.last_error is None
+    assert recovered.last_archived_hour == SINCE

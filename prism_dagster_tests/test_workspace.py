@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -60,3 +61,18 @@ def test_a_broken_config_fails_the_load_with_its_reason(tmp_path: Path) -> None:
     out = _validate(["-w", str(REPO / "workspace.yaml")], tmp_path, bad)
     assert out.returncode != 0
     assert "field 'integrations'" in out.stdout + out.stderr
+
+
+def test_loading_the_code_location_prints_no_beta_warning(config: Path, tmp_path: Path) -> None:
+    # -W default shows every warning once, as Dagster's own processes do.
+    env = {**os.environ, "PRISM_CONFIG": str(config)}
+    loaded = subprocess.run(
+        [sys.executable, "-W", "default", "-c", "import prism_dagster.definitions"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert "BetaWarning" not in loaded.stderr, loaded.stderr

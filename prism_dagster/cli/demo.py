@@ -10,11 +10,12 @@ from pathlib import Path
 import dagster as dg
 
 from prism_dagster.archive import layout
-from prism_dagster.config import PrismConfig, SpoolSourceConfig, load_config
+from prism_dagster.config import PrismConfig, SpoolSourceConfig, load_config, secret_env_values
 from prism_dagster.config.defaults import PRISM_DIR, default_yaml, demo_window
 from prism_dagster.definitions import build_definitions
-from prism_dagster.defs.resources import live_archive
+from prism_dagster.defs.resources import live, live_archive, status_resource
 from prism_dagster.errors import ConfigError
+from prism_dagster.lifecycle.run_outcome import record_outcome
 from prism_dagster.names import (
     PARTITION_RANGE_END_TAG,
     PARTITION_RANGE_START_TAG,
@@ -66,6 +67,9 @@ def archive_window(
 ) -> list[DemoSummary]:
     """Materialise ``[start, end)`` of every integration in one Dagster run each."""
     defs = build_definitions(config)
+    # In-process runs reach no run-status sensor: record their outcome as the sensors would.
+    store = live(status_resource(config)).store()
+    names = [integration.name for integration in config.integrations]
     summaries = []
     for integration in config.integrations:
         first = max(start, integration.start)
@@ -77,7 +81,10 @@ def archive_window(
             PARTITION_RANGE_END_TAG: partition_key(last),
         }
         job = defs.resolve_job_def(archive_job_name(integration.name))
-        job.execute_in_process(run_config=_QUIET, instance=instance, tags=tags)
+        result = job.execute_in_process(run_config=_QUIET, instance=instance, tags=tags)
+        run = instance.get_run_by_id(result.run_id)
+        if run is not None:
+            record_outcome(store, instance, run, names, secret_env_values(config))
         summaries.append(summarize(config, integration.name, first, end))
     return summaries
 

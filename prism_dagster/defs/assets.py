@@ -1,5 +1,7 @@
 """Hourly archive assets, one per integration, downstream of the gateway's request logs."""
 
+import warnings
+
 import dagster as dg
 
 from prism_dagster.archive.normalize import normalize
@@ -40,21 +42,27 @@ def hourly_partitions(integration: Integration) -> dg.HourlyPartitionsDefinition
 def build_archive_asset(integration: Integration) -> dg.AssetsDefinition:
     """The hourly archive asset of one integration."""
 
-    @dg.asset(
-        key=archive_key(integration.name),
-        description=f"Gateway request logs archived as gzip JSON Lines to {integration.provider} "
-        f"(prefix {integration.prefix or '(none)'}), one folder per UTC hour.",
-        partitions_def=hourly_partitions(integration),
-        backfill_policy=BACKFILL_POLICY,
-        deps=[GATEWAY_LOGS],
-        io_manager_key=io_manager_key(integration.name),
-        group_name=ARCHIVE_GROUP,
-        kinds={"polars", integration.provider},
-        metadata={"integration": integration.name, "provider": integration.provider},
-    )
-    def archive(context: dg.AssetExecutionContext, log_source: LogSource) -> dg.Output:
-        with reported_as_failure():
-            return _archive_window(context, log_source)
+    # backfill_policy is a Dagster beta parameter: its notice is Dagster's, not something the
+    # operator can act on, so it is silenced here, where the code location loads.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy")
+
+        @dg.asset(
+            key=archive_key(integration.name),
+            description=f"Gateway request logs archived as gzip JSON Lines to "
+            f"{integration.provider} (prefix {integration.prefix or '(none)'}), one folder "
+            "per UTC hour.",
+            partitions_def=hourly_partitions(integration),
+            backfill_policy=BACKFILL_POLICY,
+            deps=[GATEWAY_LOGS],
+            io_manager_key=io_manager_key(integration.name),
+            group_name=ARCHIVE_GROUP,
+            kinds={"polars", integration.provider},
+            metadata={"integration": integration.name, "provider": integration.provider},
+        )
+        def archive(context: dg.AssetExecutionContext, log_source: LogSource) -> dg.Output:
+            with reported_as_failure():
+                return _archive_window(context, log_source)
 
     return archive
 

@@ -14,25 +14,16 @@ from prism_dagster.defs.resources import StatusStoreResource
 from prism_dagster.errors import FailureCause
 from prism_dagster.lifecycle.catchup import STALE_RUN_AFTER, tick
 from prism_dagster.lifecycle.causes import run_failure
+from prism_dagster.lifecycle.run_outcome import last_hour, record_outcome
 from prism_dagster.lifecycle.status import IntegrationState, Status, StatusStore
 from prism_dagster.names import (
     ERROR_RETRY_SENSOR,
-    INTEGRATION_TAG,
-    PARTITION_RANGE_END_TAG,
-    PARTITION_TAG,
     STATUS_SENSOR,
     AssetJob,
     archive_key,
-    partition_hour,
 )
 
 Jobs = Sequence[AssetJob]
-
-
-def last_hour(run: dg.DagsterRun) -> datetime | None:
-    """The newest hour a run archived, from its partition tags."""
-    key = run.tags.get(PARTITION_TAG) or run.tags.get(PARTITION_RANGE_END_TAG)
-    return partition_hour(key) if key else None
 
 
 def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
@@ -40,59 +31,46 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
     names = [integration.name for integration in config.integrations]
     by_name = {integration.name: integration for integration in config.integrations}
 
-    def integration_of(run: dg.DagsterRun) -> str | None:
-        name = run.tags.get(INTEGRATION_TAG)
-        return name if name in by_name else None
+    def record(context: dg.RunStatusSensorContext, store: StatusStoreResource) -> None:
+        # The run as stored now: sensors evaluate in no fixed order, so a STARTED event may
+        # be read after the run already reported its result (which must then stand).
+        run = context.instance.get_run_by_id(context.dagster_run.run_id) or context.dagster_run
+        record_outcome(store.store(), context.instance, run, names, secret_env_values(config))
 
+    # No monitored_jobs: every job of the location, so runs of Dagster's implicit asset job
+    # (the asset page's Materialize, backfills) keep status true like our own jobs' runs.
     @dg.run_status_sensor(
         name="prism_run_started",
         run_status=dg.DagsterRunStatus.STARTED,
-        monitored_jobs=list(jobs),
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Marks an integration Syncing when one of its archive runs starts.",
+        description="Marks an integration Syncing when a run archiving it starts.",
     )
     def run_started(
         context: dg.RunStatusSensorContext, prism_status_store: StatusStoreResource
     ) -> None:
-        run = context.instance.get_run_by_id(context.dagster_run.run_id) or context.dagster_run
-        # Sensors evaluate in no fixed order: a run already over has reported its result.
-        if run.is_finished:
-            return
-        if name := integration_of(run):
-            prism_status_store.store().ensure([name])
-            prism_status_store.store().mark_syncing(name, run.run_id)
+        record(context, prism_status_store)
 
     @dg.run_status_sensor(
         name="prism_run_succeeded",
         run_status=dg.DagsterRunStatus.SUCCESS,
-        monitored_jobs=list(jobs),
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Marks an integration Active (error cleared) when an archive run succeeds.",
+        description="Marks an integration Active (error cleared) when a run archiving it succeeds.",
     )
     def run_succeeded(
         context: dg.RunStatusSensorContext, prism_status_store: StatusStoreResource
     ) -> None:
-        run = context.dagster_run
-        if (name := integration_of(run)) and (hour := last_hour(run)):
-            prism_status_store.store().ensure([name])
-            prism_status_store.store().mark_success(name, run.run_id, hour)
+        record(context, prism_status_store)
 
     @dg.run_failure_sensor(
         name="prism_run_failed",
-        monitored_jobs=list(jobs),
         default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Marks an integration Error with a classified cause when an archive run fails.",
+        description="Marks an integration Error with a classified cause when a run archiving "
+        "it fails.",
     )
     def run_failed(
         context: dg.RunFailureSensorContext, prism_status_store: StatusStoreResource
     ) -> None:
-        if name := integration_of(context.dagster_run):
-            secrets = secret_env_values(config)
-            cause, message = run_failure(context.instance, context.dagster_run.run_id, secrets)
-            prism_status_store.store().ensure([name])
-            prism_status_store.store().mark_error(
-                name, context.dagster_run.run_id, cause.category, message
-            )
+        record(context, prism_status_store)
 
     @dg.sensor(
         name=ERROR_RETRY_SENSOR,

@@ -13,7 +13,7 @@ from prism_dagster.config import PrismConfig, parse_config
 from prism_dagster.definitions import build_definitions
 from prism_dagster.defs.resources import StatusStoreResource
 from prism_dagster.lifecycle.status import StatusStore
-from prism_dagster.names import archive_job_name
+from prism_dagster.names import archive_job_name, archive_key
 
 
 class Daemon:
@@ -57,6 +57,21 @@ class Daemon:
         result = job.execute_in_process(
             instance=self.instance, tags=request.tags, raise_on_error=False
         )
+        return self._report(result)
+
+    def materialize_from_ui(self, partition: str, *names: str) -> dg.ExecuteInProcessResult:
+        """What the asset page's Materialize launches: Dagster's implicit asset job, the
+        selected archive assets and a partition tag, none of our tags; then its sensors."""
+        job = self.defs.resolve_implicit_global_asset_job_def()
+        result = job.execute_in_process(
+            instance=self.instance,
+            tags={"dagster/partition": partition},
+            asset_selection=[archive_key(name) for name in names],
+            raise_on_error=False,
+        )
+        return self._report(result)
+
+    def _report(self, result: dg.ExecuteInProcessResult) -> dg.ExecuteInProcessResult:
         run = self.instance.get_run_by_id(result.run_id)
         self._fire("prism_run_started", run, dg.DagsterEventType.RUN_START)
         if result.success:

@@ -1,0 +1,61 @@
+"""What a finished or started Dagster run means for each integration it archived.
+
+One rule for every way a run starts (a schedule, a sensor, the asset page's Materialize, a
+backfill, ``dagster job execute``, the demo): a run concerns an integration when it carries
+the integration's tag or selects its archive asset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+import dagster as dg
+
+from prism_dagster.lifecycle.causes import run_failure
+from prism_dagster.lifecycle.status import StatusStore
+from prism_dagster.names import (
+    INTEGRATION_TAG,
+    PARTITION_RANGE_END_TAG,
+    PARTITION_TAG,
+    archive_key,
+    partition_hour,
+)
+
+
+def integrations_of(run: dg.DagsterRun, names: Sequence[str]) -> list[str]:
+    """The integrations (of ``names``) whose archive this run materialises."""
+    tagged = run.tags.get(INTEGRATION_TAG)
+    selected = set(run.asset_selection or ())
+    return [n for n in names if n == tagged or archive_key(n) in selected]
+
+
+def last_hour(run: dg.DagsterRun) -> datetime | None:
+    """The newest hour a run archived, from its partition tags."""
+    key = run.tags.get(PARTITION_TAG) or run.tags.get(PARTITION_RANGE_END_TAG)
+    return partition_hour(key) if key else None
+
+
+def record_outcome(
+    store: StatusStore,
+    instance: dg.DagsterInstance,
+    run: dg.DagsterRun,
+    names: Sequence[str],
+    secrets: Sequence[str] = (),
+) -> list[str]:
+    """Apply a run's result to the status of every integration it concerns; their names."""
+    concerned = integrations_of(run, names)
+    if not concerned:
+        return []
+    store.ensure(concerned)
+    if run.status is dg.DagsterRunStatus.SUCCESS and (hour := last_hour(run)):
+        for name in concerned:
+            store.mark_success(name, run.run_id, hour)
+    elif run.status is dg.DagsterRunStatus.FAILURE:
+        cause, message = run_failure(instance, run.run_id, secrets)
+        for name in concerned:
+            store.mark_error(name, run.run_id, cause.category, message)
+    elif not run.is_finished:
+        for name in concerned:
+            store.mark_syncing(name, run.run_id)
+    return concerned
