@@ -338,14 +338,22 @@ def test_status_command_prints_a_table_and_json(spool, tmp_path, monkeypatch, ca
     with dg.instance_for_test() as instance:
         daemon = Daemon(raw, instance, monkeypatch, NOW)
         daemon.store.ensure(["prod"])
-        daemon.store.mark_error(
-            "prod", "r1", "throttled", "integration 'prod' (s3 bucket 'b'): boom"
-        )
+        url = "s3://b/prism/production/logs/2026/03/31/hour=14/batch_0123456789ab.jsonl.gz"
+        message = f"integration 'prod' (s3 bucket 'b'): writing {url} failed: throttled " * 2
+        daemon.store.mark_error("prod", "r1", "throttled", message.strip())
     assert main(["status", "--config", str(config_file)]) == 0
     table = capsys.readouterr().out.splitlines()
-    assert table[0].split()[:4] == ["NAME", "PROVIDER", "DESTINATION", "STATUS"]
-    assert table[1].split()[:4] == ["prod", "local", (tmp_path / "archive").as_uri(), "Error"]
-    assert "throttled: integration 'prod'" in table[1]
+    assert table[0].split() == [
+        "NAME", "PROVIDER", "DESTINATION", "STATUS", "LAST_ARCHIVED_HOUR", "LAST_SUCCESS"
+    ]  # fmt: skip
+    row = ["prod", "local", (tmp_path / "archive").as_uri(), "Error", "-", "-"]
+    assert table[1].split() == row  # unknown is "-", the error goes on its own lines
+    assert table[2].strip().startswith("last error") and "(throttled):" in table[2]
+    wrapped = [line for line in table[3:] if line.startswith("    ") and "next retry" not in line]
+    assert all(len(line) <= 100 for line in wrapped)
+    assert " ".join(line.strip() for line in wrapped) == (
+        message.strip()
+    )  # whole, and no URL cut in two
     assert main(["status", "--json", "--config", str(config_file)]) == 0
     [record] = json.loads(capsys.readouterr().out)
     assert record["status"] == "Error" and record["error_cause"] == "throttled"

@@ -6,6 +6,7 @@ throttles (S3 503 SlowDown, Azure 503 ServerBusy, GCS 429), then forwards to the
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import dagster as dg
@@ -144,10 +145,17 @@ def test_a_materialisation_rides_out_a_throttled_store(moto, monkeypatch, tmp_pa
         with dg.instance_for_test() as instance:
             # Resolve inside the instance: Dagster's load context reads instance state.
             job = build_definitions(config).resolve_job_def(archive_job_name("prod"))
-            assert job.execute_in_process(
-                partition_key="2026-03-31-14:00", instance=instance
-            ).success
+            result = job.execute_in_process(partition_key="2026-03-31-14:00", instance=instance)
+            assert result.success
+            logs = instance.all_logs(result.run_id)
         assert proxy.failed == 3
+        # Where the operator reads the run: each retry a warning, each hour one line.
+        retries = [e for e in logs if "Retry " in e.user_message]
+        assert len(retries) == 3 and all(e.level == logging.WARNING for e in retries)
+        [written] = [e for e in logs if e.user_message.startswith("hour 2026-03-31T14:00Z: ")]
+        assert "rows" in written.user_message and written.user_message.endswith(
+            "/logs/2026/03/31/hour=14/_manifest.json"
+        )
         keys = sorted(store.objects())
     assert "logs/2026/03/31/hour=14/_manifest.json" in keys and len(keys) >= 2
 

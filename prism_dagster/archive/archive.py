@@ -37,6 +37,10 @@ class Archive:
             return self.destination.uri(layout.logs_folder(self.prefix))
         return self.destination.uri(layout.hour_folder(self.prefix, hour))
 
+    def manifest_uri(self, hour: datetime) -> str:
+        """Where an hour's manifest is (or would be)."""
+        return self.destination.uri(layout.manifest_key(self.prefix, hour))
+
     def prefix_uri(self) -> str:
         """The integration's prefix in its destination, as a URI."""
         return self.destination.uri(layout.prefix_dir(self.prefix))

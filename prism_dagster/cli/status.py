@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import textwrap
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,8 @@ from prism_dagster.config import PrismConfig, find_integration
 from prism_dagster.defs.resources import live, status_resource
 from prism_dagster.errors import redact
 from prism_dagster.lifecycle.status import StatusStore
+
+_WRAP = 100
 
 
 def open_store(config: PrismConfig) -> StatusStore:
@@ -60,21 +63,36 @@ def render(records: list[dict[str, Any]], as_json: bool) -> str:
     if as_json:
         return json.dumps(records, indent=2)
     columns = ("name", "provider", "destination", "status", "last_archived_hour", "last_success")
-    table = [[str(r[c] or "-") for c in columns] + [_error(r)] for r in records]
-    header = [*(c.upper() for c in columns), "LAST ERROR"]
+    table = [[_cell(r[c]) for c in columns] for r in records]
+    header = [c.upper() for c in columns]
     widths = [max(len(row[i]) for row in [header, *table]) for i in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-        for row in [header, *table]
-    ]
-    return "\n".join(line.rstrip() for line in lines)
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(header, widths, strict=True)).rstrip()]
+    for record, row in zip(records, table, strict=True):
+        lines.append("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        lines += _error(record)
+    return "\n".join(lines)
 
 
-def _error(record: dict[str, Any]) -> str:
+def _cell(value: Any) -> str:
+    """A table cell: ``-`` for what is not known yet."""
+    return "-" if value is None or value == "" else str(value)
+
+
+def _error(record: dict[str, Any]) -> list[str]:
+    """The last error on its own lines under its row, whole and wrapped (never cut mid-URL)."""
     if not record["last_error"]:
-        return "-"
-    message = record["last_error"].splitlines()[0][:120]
-    return f"{record['last_error_at']} {record['error_cause']}: {message}"
+        return []
+    head = f"  last error {record['last_error_at']} ({record['error_cause']}):"
+    body = textwrap.wrap(
+        " ".join(record["last_error"].split()),
+        width=_WRAP,
+        initial_indent="    ",
+        subsequent_indent="    ",
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    retry = [f"    next retry {record['next_retry_at']}"] if record["next_retry_at"] else []
+    return [head, *body, *retry]
 
 
 def set_paused(config: PrismConfig, name: str, paused: bool) -> str:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dagster as dg
@@ -37,6 +39,44 @@ def _run_finished(context: dg.OutputContext) -> Callable[[str], bool] | None:
     return finished
 
 
+class _ToRunLog(logging.Handler):
+    """Our library's log records (retries, lease waits) as events of the run's log."""
+
+    def __init__(self, log: Any) -> None:
+        super().__init__(logging.INFO)
+        self._log = log
+
+    def emit(self, record: logging.LogRecord) -> None:
+        say = self._log.warning if record.levelno >= logging.WARNING else self._log.info
+        say(record.getMessage())
+
+
+@contextmanager
+def _logged_to(context: dg.OutputContext) -> Iterator[None]:
+    """While writing, records of the ``prism_dagster`` logger go to the run's event log too."""
+    handler, logger = _ToRunLog(context.log), logging.getLogger("prism_dagster")
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+
+
+def _said(result: HourResult, archive: Archive) -> str:
+    """One log line per hour written: hour, rows, files, bytes and where its manifest is."""
+    label = f"hour {result.hour:%Y-%m-%dT%H:00Z}"
+    if result.kept:
+        return f"{label}: the source returned nothing; the archived hour was kept as it was"
+    if result.manifest is None:
+        return f"{label}: no traffic, nothing written"
+    m = result.manifest
+    size = sum(f.bytes for f in m.files)
+    return (
+        f"{label}: {m.total_rows} rows, {m.rejected_rows} rejected, {len(m.files)} files, "
+        f"{size} bytes -> {archive.manifest_uri(result.hour)}"
+    )
+
+
 class ArchiveIOManager(dg.ConfigurableIOManager):
     """Writes hourly gzip JSON Lines archives with a manifest; reads them back verified."""
 
@@ -51,7 +91,7 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
         return Archive(self.integration, self.destination, self.prefix, self.settings)
 
     def handle_output(self, context: dg.OutputContext, obj: ArchiveWindow) -> None:
-        with reported_as_failure():
+        with reported_as_failure(), _logged_to(context):
             self._write(context, obj)
 
     def _write(self, context: dg.OutputContext, obj: ArchiveWindow) -> None:
@@ -63,9 +103,11 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
         results, busy = [], []
         for hour, records, rejects in obj.hours():
             try:
-                results.append(
-                    archive.write_hour(hour, records, rejects, obj.fingerprints.get(hour), writer)
+                result = archive.write_hour(
+                    hour, records, rejects, obj.fingerprints.get(hour), writer
                 )
+                context.log.info(_said(result, archive))
+                results.append(result)
             except HourBusyError as exc:
                 # Another run is writing this hour: leave it to that run, write the others.
                 context.log.warning(str(exc))
