@@ -63,6 +63,11 @@ def destination_key(integration: str) -> str:
     return f"destination_{integration}"
 
 
+def hourly_partitions(first_hour: datetime) -> dg.HourlyPartitionsDefinition:
+    """UTC hours from ``first_hour``; the current, open hour is not a partition."""
+    return dg.HourlyPartitionsDefinition(start_date=partition_key(first_hour), timezone="UTC")
+
+
 def partition_key(hour: datetime) -> str:
     """The partition key of a UTC hour."""
     return hour.strftime(PARTITION_KEY_FORMAT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -432,3 +433,24 @@ def test_materialize_from_the_asset_page_keeps_status_true(spool, tmp_path, monk
     assert failed.status is Status.ERROR and str(blocker) in failed.last_error
     assert recovered.status is Status.ACTIVE and recovered.last_error is None
     assert recovered.last_archived_hour == SINCE
+
+
+def test_error_retry_reruns_a_failed_hour_outside_the_history(spool, tmp_path, monkeypatch):
+    simulate(spool, SINCE, SINCE + layout.ONE_HOUR, rate=40, seed=3)
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the archive folder should be")
+    broken = _raw(spool, tmp_path, {"provider": "local", "path": str(blocker)})
+    fixed = _raw(spool, tmp_path, {"provider": "local", "path": str(tmp_path / "archive")})
+    for raw in (broken, fixed):
+        raw["integrations"][0]["history"] = "none"  # first seen now: 20:00 is before that
+    with dg.instance_for_test() as instance:
+        daemon = Daemon(broken, instance, monkeypatch, NOW)
+        assert not daemon.materialize_from_ui("2026-03-31-20:00", "prod").success
+        daemon = Daemon(fixed, instance, monkeypatch, NOW + timedelta(minutes=6))
+        [request] = daemon.sensor("prism_error_retry").run_requests
+        assert daemon.store.get("prod").pending_hours == 1  # as the partition grid shows
+        assert _ranges([request]) == [("2026-03-31-20:00", "2026-03-31-20:00")]
+        assert daemon.launch(request).success
+        state = daemon.store.get("prod")
+    assert state.status is Status.ACTIVE and state.last_archived_hour == SINCE
+    assert state.next_retry_at is None

@@ -14,8 +14,8 @@ from prism_dagster.names import (
     GATEWAY_LOGS_KEY,
     SOURCE_GROUP,
     archive_key,
+    hourly_partitions,
     io_manager_key,
-    partition_key,
 )
 from prism_dagster.sources import LogSource
 from prism_dagster.sources.base import batch_fingerprints
@@ -32,13 +32,6 @@ BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=24)
 _SHOWN_REJECTS = 5
 
 
-def hourly_partitions(integration: Integration) -> dg.HourlyPartitionsDefinition:
-    """UTC hours from the integration's ``start``; the current, open hour is not a partition."""
-    return dg.HourlyPartitionsDefinition(
-        start_date=partition_key(integration.first_hour), timezone="UTC"
-    )
-
-
 def build_archive_asset(integration: Integration) -> dg.AssetsDefinition:
     """The hourly archive asset of one integration."""
 
@@ -52,7 +45,7 @@ def build_archive_asset(integration: Integration) -> dg.AssetsDefinition:
             description=f"Gateway request logs archived as gzip JSON Lines to "
             f"{integration.provider} (prefix {integration.prefix or '(none)'}), one folder "
             "per UTC hour.",
-            partitions_def=hourly_partitions(integration),
+            partitions_def=hourly_partitions(integration.first_hour),
             backfill_policy=BACKFILL_POLICY,
             deps=[GATEWAY_LOGS],
             io_manager_key=io_manager_key(integration.name),

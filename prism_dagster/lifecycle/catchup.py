@@ -21,6 +21,7 @@ from prism_dagster.names import (
     PARTITION_TAG,
     archive_job_name,
     archive_key,
+    hourly_partitions,
     partition_hour,
     partition_key,
 )
@@ -42,6 +43,7 @@ class CatchUp:
 
     pending: list[datetime]
     requests: list[dg.RunRequest]
+    failed: set[datetime]  # hours whose latest attempt failed, in flight again or not
 
 
 def closed_until(integration: Integration, now: datetime) -> datetime:
@@ -93,14 +95,34 @@ def plan(
     added_at: datetime,
     now: datetime,
 ) -> CatchUp:
-    """Closed, unarchived, not-in-flight hours and the runs (oldest first) to archive them."""
+    """Closed hours to archive, oldest first, and the runs to archive them.
+
+    Missing hours since the first one wanted, and every hour whose last attempt failed since
+    the integration's first partition, whatever ``history`` says (the partition grid shows
+    them red): the same hours the UI shows as missing or failed. Hours in flight wait.
+    """
     done = instance.get_materialized_partitions(archive_key(integration.name))
     busy = busy_hours(instance, integration, now)
-    hours = layout.hours_between(
-        first_wanted(integration, added_at), closed_until(integration, now)
+    end = closed_until(integration, now)
+    wanted = layout.hours_between(first_wanted(integration, added_at), end)
+    missing = {h for h in wanted if partition_key(h) not in done}
+    failed = failed_hours(instance, integration, end)
+    pending = sorted(h for h in missing | failed if partition_key(h) not in busy)
+    return CatchUp(pending, _requests(integration, pending, settings), failed)
+
+
+def failed_hours(
+    instance: dg.DagsterInstance, integration: Integration, end: datetime
+) -> set[datetime]:
+    """Hours before ``end`` whose latest materialisation attempt failed."""
+    keys = [partition_key(h) for h in layout.hours_between(integration.first_hour, end)]
+    if not keys:
+        return set()
+    statuses = instance.get_status_by_partition(
+        archive_key(integration.name), keys, hourly_partitions(integration.first_hour)
     )
-    pending = [h for h in hours if partition_key(h) not in done | busy]
-    return CatchUp(pending, _requests(integration, pending, settings))
+    failed = dg.AssetPartitionStatus.FAILED
+    return {partition_hour(k) for k, status in (statuses or {}).items() if status == failed}
 
 
 def _requests(
@@ -155,6 +177,9 @@ def tick(
         return dg.SkipReason(f"{name} is {state.status.value}: nothing to retry")
     work = plan(instance, integration, settings, state.added_at, now)
     store.set_pending(name, len(work.pending))
-    if not work.requests:
-        return dg.SkipReason(f"{name}: every closed hour is archived or in progress")
-    return work.requests
+    if work.requests:
+        return work.requests
+    if state.status is Status.ERROR and not work.failed and store.mark_recovered(name):
+        # Never leave a retry due with nothing to do: the failed hours were archived since.
+        return dg.SkipReason(f"{name}: no failed or missing hour is left; Active again")
+    return dg.SkipReason(f"{name}: every closed hour is archived or in progress")

@@ -207,6 +207,18 @@ class StatusStore:
             next_retry_at=delay,
         )
 
+    def mark_recovered(self, name: str) -> bool:
+        """Error with nothing left to retry (its hours were archived since): Active again."""
+        return self._update(
+            name,
+            _table.c.state == Status.ERROR,
+            state=Status.ACTIVE,
+            last_error=None,
+            error_cause=None,
+            failures=0,
+            next_retry_at=None,
+        )
+
     @staticmethod
     def _still_syncing(run_id: str | None) -> sa.ColumnElement[bool]:
         # For recovery: change the row only if it still shows this very run as Syncing, so a
