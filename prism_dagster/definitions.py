@@ -8,7 +8,7 @@ import dagster as dg
 from prism_dagster.config import PrismConfig, config_path, load_config
 from prism_dagster.config.defaults import default_config
 from prism_dagster.defs.assets import GATEWAY_LOGS, build_archive_asset
-from prism_dagster.defs.checks import build_destination_check
+from prism_dagster.defs.checks import build_destination_check, build_status_check
 from prism_dagster.defs.jobs import build_archive_job
 from prism_dagster.defs.late_rows import build_late_rows_sensor
 from prism_dagster.defs.resources import build_resources
@@ -22,7 +22,7 @@ def build_definitions(config: PrismConfig) -> dg.Definitions:
     checks, jobs, schedules = [], [], []
     for integration in config.integrations:
         assets.append(build_archive_asset(integration))
-        checks.append(build_destination_check(integration))
+        checks += [build_destination_check(integration), build_status_check(integration)]
         job = build_archive_job(integration)
         jobs.append(job)
         schedules.append(build_schedule(integration, job, config.catch_up))

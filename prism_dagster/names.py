@@ -31,6 +31,8 @@ ARCHIVE_GROUP = "prism_archive"
 SOURCE_RESOURCE_KEY = "log_source"
 STATUS_RESOURCE_KEY = "prism_status_store"
 STATUS_SENSOR = "prism_status"
+#: The asset check that is red while an integration is in Error (catalog and asset health).
+STATUS_CHECK = "integration_status"
 LATE_ROWS_SENSOR = "prism_late_rows"
 ERROR_RETRY_SENSOR = "prism_error_retry"
 

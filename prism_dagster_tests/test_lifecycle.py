@@ -237,12 +237,14 @@ def test_status_is_observed_on_the_asset_once_per_change(spool, tmp_path, monkey
     with dg.instance_for_test() as instance:
         daemon = Daemon(raw, instance, monkeypatch, NOW)
         first = daemon.sensor("prism_status")
-        [event] = first.asset_events
-        assert event.asset_key == dg.AssetKey(["prism", "archive", "prod"])
-        assert event.metadata["status"].value == "Active"
+        [event, check] = first.asset_events  # an observation and the status check
+        assert isinstance(event, dg.AssetObservation) and check.check_name == "integration_status"
+        assert event.asset_key == check.asset_key == dg.AssetKey(["prism", "archive", "prod"])
+        assert event.metadata["status"].value == "Active" and check.passed
+        assert event.metadata["pending_hours"] == dg.MetadataValue.null()  # unknown, not -1
         assert daemon.sensor("prism_status", cursor=first.cursor).asset_events == []
         daemon.store.set_paused("prod", True)
-        [changed] = daemon.sensor("prism_status", cursor=first.cursor).asset_events
+        [changed, _] = daemon.sensor("prism_status", cursor=first.cursor).asset_events
     assert changed.metadata["status"].value == "Paused"
 
 
@@ -427,9 +429,19 @@ def test_materialize_from_the_asset_page_keeps_status_true(spool, tmp_path, monk
         daemon = Daemon(broken, instance, monkeypatch, NOW)
         assert not daemon.materialize_from_ui("2026-03-31-20:00", "prod").success
         failed = daemon.store.get("prod")
+        # Red where the operator looks first: the asset's integration_status check fails.
+        shown = daemon.sensor("prism_status")
+        [red] = [e for e in shown.asset_events if isinstance(e, dg.AssetCheckEvaluation)]
         daemon = Daemon(fixed, instance, monkeypatch, NOW)  # the operator fixed the path
         assert daemon.materialize_from_ui("2026-03-31-20:00", "prod").success
         recovered = daemon.store.get("prod")
+        shown = daemon.sensor("prism_status", cursor=shown.cursor)
+        [green] = [e for e in shown.asset_events if isinstance(e, dg.AssetCheckEvaluation)]
+    assert (red.check_name, red.passed, red.severity) == (
+        "integration_status", False, dg.AssetCheckSeverity.ERROR
+    )  # fmt: skip
+    assert red.description.startswith("Error (unknown): ") and str(blocker) in red.description
+    assert green.passed and green.metadata["status"].value == "Active"
     assert failed.status is Status.ERROR and str(blocker) in failed.last_error
     assert recovered.status is Status.ACTIVE and recovered.last_error is None
     assert recovered.last_archived_hour == SINCE

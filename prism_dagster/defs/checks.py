@@ -4,8 +4,10 @@ import dagster as dg
 
 from prism_dagster.archive.archive import Archive
 from prism_dagster.config import Integration
+from prism_dagster.defs.resources import StatusStoreResource
+from prism_dagster.defs.sensors import status_evaluation
 from prism_dagster.lifecycle.validate import Outcome, validate_destination
-from prism_dagster.names import archive_key, destination_key
+from prism_dagster.names import STATUS_CHECK, archive_key, destination_key
 
 
 def build_destination_check(integration: Integration) -> dg.AssetChecksDefinition:
@@ -35,3 +37,32 @@ def build_destination_check(integration: Integration) -> dg.AssetChecksDefinitio
         )
 
     return destination_writable
+
+
+def build_status_check(integration: Integration) -> dg.AssetChecksDefinition:
+    """Red while the integration is in Error; the status sensor reports it on each change."""
+
+    @dg.asset_check(
+        asset=archive_key(integration.name),
+        name=STATUS_CHECK,
+        description="Fails (severity ERROR) while the integration is in Error: its cause, "
+        "message and next retry are in the metadata. Evaluated by the prism_status sensor "
+        "on every change; executing it reads the status store now.",
+        blocking=False,
+    )
+    def integration_status(
+        prism_status_store: StatusStoreResource,
+    ) -> dg.AssetCheckResult:
+        store = prism_status_store.store()
+        store.ensure([integration.name])
+        state = store.get(integration.name)
+        assert state is not None  # ensure() just added it
+        evaluation = status_evaluation(state)
+        return dg.AssetCheckResult(
+            passed=evaluation.passed,
+            severity=evaluation.severity,
+            description=evaluation.description,
+            metadata=evaluation.metadata,
+        )
+
+    return integration_status

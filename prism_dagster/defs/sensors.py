@@ -18,6 +18,7 @@ from prism_dagster.lifecycle.run_outcome import last_hour, record_outcome
 from prism_dagster.lifecycle.status import IntegrationState, Status, StatusStore
 from prism_dagster.names import (
     ERROR_RETRY_SENSOR,
+    STATUS_CHECK,
     STATUS_SENSOR,
     AssetJob,
     archive_key,
@@ -128,6 +129,7 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
                 events.append(
                     dg.AssetObservation(asset_key=archive_key(state.name), metadata=shown)
                 )
+                events.append(status_evaluation(state))
         return dg.SensorResult(asset_events=events, cursor=json.dumps(seen, sort_keys=True))
 
     return [run_started, run_succeeded, run_failed, error_retry, status]
@@ -179,5 +181,21 @@ def observation_metadata(state: IntegrationState) -> dict[str, str | int]:
         "error_cause": state.error_cause or "-",
         "last_error_at": when(state.last_error_at),
         "next_retry_at": when(state.next_retry_at),
-        "pending_hours": state.pending_hours if state.pending_hours is not None else -1,
+        # Unknown until a schedule tick counted them: null, as in `status --json`.
+        "pending_hours": state.pending_hours,
     }
+
+
+def status_evaluation(state: IntegrationState) -> dg.AssetCheckEvaluation:
+    """The integration's status as its ``integration_status`` check: red (ERROR) in Error."""
+    failing = state.status is Status.ERROR
+    return dg.AssetCheckEvaluation(
+        asset_key=archive_key(state.name),
+        check_name=STATUS_CHECK,
+        passed=not failing,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=(
+            f"Error ({state.error_cause}): {state.last_error}" if failing else state.status.value
+        ),
+        metadata=observation_metadata(state),
+    )
