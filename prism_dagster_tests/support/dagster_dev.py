@@ -1,0 +1,115 @@
+"""A real ``dagster dev`` (webserver + daemon) on 127.0.0.1, and the GraphQL calls the UI makes."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from prism_dagster_tests.support.process import HOST, REPO_ROOT, free_port
+
+LAUNCH_RUN = """
+mutation Launch($params: ExecutionParams!) {
+  launchRun(executionParams: $params) {
+    __typename
+    ... on LaunchRunSuccess { run { runId } }
+    ... on PythonError { message }
+    ... on RunConfigValidationInvalid { errors { message } }
+  }
+}
+"""
+RUN_STATUS = "query Run($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+
+
+class DagsterDev:
+    """The webserver's GraphQL endpoint, and its process group."""
+
+    def __init__(self, url: str, home: Path, process: subprocess.Popen[str]) -> None:
+        self.url, self.home, self.process = url, home, process
+
+    def graphql(self, query: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """One GraphQL call, as the UI sends it; the ``data`` of the answer."""
+        body = json.dumps({"query": query, "variables": variables or {}}).encode()
+        request = urllib.request.Request(
+            f"{self.url}/graphql", body, {"Content-Type": "application/json"}
+        )
+        with urllib.request.urlopen(request, timeout=60) as answer:
+            reply = json.load(answer)
+        if reply.get("errors"):
+            raise AssertionError(f"GraphQL errors: {reply['errors']}")
+        return reply["data"]
+
+    def materialize(self, asset: list[str], partition: str) -> str:
+        """The asset page's Materialize for one partition; the run id."""
+        params = {
+            "selector": {
+                "repositoryLocationName": "prism_dagster",
+                "repositoryName": "__repository__",
+                "jobName": "__ASSET_JOB",
+                "assetSelection": [{"path": asset}],
+                "assetCheckSelection": [],
+            },
+            "runConfigData": {},
+            "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
+        }
+        launched = self.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
+        assert launched["__typename"] == "LaunchRunSuccess", launched
+        return launched["run"]["runId"]
+
+    def wait_for_run(self, run_id: str, timeout: float = 120) -> str:
+        """The run's final status."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.graphql(RUN_STATUS, {"id": run_id})["runOrError"]["status"]
+            if status in ("SUCCESS", "FAILURE", "CANCELED"):
+                return status
+            time.sleep(1)
+        raise AssertionError(f"run {run_id} did not finish in {timeout}s")
+
+
+@contextmanager
+def dagster_dev(config: Path, home: Path, timeout: float = 90) -> Iterator[DagsterDev]:
+    """``dagster dev`` on our workspace with ``PRISM_CONFIG=config``, stopped afterwards."""
+    dagster = shutil.which("dagster")
+    if dagster is None:
+        raise AssertionError("the dagster command is not on PATH; run the suite with `make test`")
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
+    port = free_port()
+    env = {**os.environ, "PRISM_CONFIG": str(config), "DAGSTER_HOME": str(home)}
+    process = subprocess.Popen(
+        [dagster, "dev", "-w", str(REPO_ROOT / "workspace.yaml"), "-h", HOST, "-p", str(port)],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,  # its own group: webserver, daemon and code server stop together
+    )
+    dev = DagsterDev(f"http://{HOST}:{port}", home, process)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                dev.graphql("{ version }")
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise AssertionError("dagster dev did not start") from None
+                time.sleep(0.5)
+        yield dev
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(10)
