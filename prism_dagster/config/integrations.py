@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -64,9 +65,9 @@ class IntegrationBase(WriteFields, DestinationFields, _Strict):
         fields = set(DestinationFields.model_fields)
         return DestinationSettings.model_validate(self.model_dump(include=fields))
 
+    @abstractmethod
     def destination(self) -> Destination:
         """The destination resource this integration writes to (secrets as ``dg.EnvVar``)."""
-        raise NotImplementedError  # each provider's model builds its own
 
     def _common(self) -> dict[str, Any]:
         return {"integration": self.name, "settings": self.destination_settings()}
