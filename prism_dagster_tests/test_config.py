@@ -202,3 +202,23 @@ def test_relative_folders_are_compared_next_to_prism_yaml_not_the_working_dir(
     (tmp_path / "elsewhere").mkdir()
     monkeypatch.chdir(tmp_path / "elsewhere")  # "archive" from here would be b's folder
     assert len(load_config(tmp_path / "cfg" / "prism.yaml").integrations) == 2
+
+
+def test_starting_a_destination_outside_a_run_names_a_missing_variable(monkeypatch) -> None:
+    from prism_dagster.defs.resources import live
+
+    monkeypatch.delenv("TEST_UNSET_SECRET", raising=False)
+    raw = _config(
+        provider="s3",
+        bucket="logs",
+        region="eu-west-1",
+        access_key_id="AKIAEXAMPLE",
+        secret_access_key={"env": "TEST_UNSET_SECRET"},
+    )
+    del raw["integrations"][0]["path"]
+    [integration] = parse_config(raw).integrations
+    with pytest.raises(ConfigError, match="environment variable TEST_UNSET_SECRET is not set"):
+        live(integration.destination())
+    monkeypatch.setenv("TEST_UNSET_SECRET", "s3cr3t-value")
+    started = live(integration.destination())
+    assert started.s3.aws_secret_access_key == "s3cr3t-value"  # read now, as in a run
