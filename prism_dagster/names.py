@@ -70,6 +70,11 @@ def hourly_partitions(first_hour: datetime) -> dg.HourlyPartitionsDefinition:
     return dg.HourlyPartitionsDefinition(start_date=partition_key(first_hour), timezone="UTC")
 
 
+def hour_text(moment: datetime) -> str:
+    """How an hour (or any moment) is shown to people everywhere: ``2026-03-31T14:00Z``."""
+    return f"{moment:%Y-%m-%dT%H:%M}Z"
+
+
 def partition_key(hour: datetime) -> str:
     """The partition key of a UTC hour."""
     return hour.strftime(PARTITION_KEY_FORMAT)

@@ -114,6 +114,9 @@ def test_materialization_metadata_describes_the_hour(spool: Path, archive_root: 
     assert meta["files"] == len(manifest["files"]) == len(meta["uris"])
     assert meta["compressed_bytes"] == sum(f["bytes"] for f in manifest["files"])
     assert meta["uncompressed_bytes"] == sum(f["uncompressed_bytes"] for f in manifest["files"])
+    size = meta["compressed_bytes"]  # beside the exact integer, as people read it
+    assert meta["compressed_size"] == (f"{size} B" if size < 1024 else f"{size / 1024:.1f} KiB")
+    assert meta["cost_currency"] == "USD"
     assert meta["rejected_rows"] == manifest["rejected_rows"] == 2
     assert meta["source_lines"] == manifest["source_lines"] == meta["rows"] + 2
     lines = [x for f in archive_root.rglob("batch_*") for x in read_archive_lines(f.parent)[f.name]]
@@ -128,7 +131,7 @@ def test_quiet_hour_writes_nothing_and_says_so(spool: Path, archive_root: Path) 
         result = _run(_config(spool, archive_root), instance, START)
         [event] = result.asset_materializations_for_node("prism__archive__prod")
     assert event.metadata["rows"].value == 0 and event.metadata["files"].value == 0
-    assert event.metadata["empty_hours"].value == ["2026-03-31T22"]
+    assert event.metadata["empty_hours"].value == ["2026-03-31T22:00Z"]  # the one hour format
     assert [p for p in archive_root.rglob("*") if p.is_file()] == []
 
 
@@ -236,3 +239,12 @@ def test_paths_not_read_are_named_in_the_run_metadata(spool: Path, archive_root:
     assert meta["rows"] == 1
     manifest = json.loads(next(archive_root.rglob("_manifest.json")).read_text())
     assert meta["source_lines"] == manifest["source_lines"] == 1 + manifest["rejected_rows"]
+
+
+def test_the_asset_definition_says_where_it_archives(tmp_path: Path) -> None:
+    config = parse_config(_config(tmp_path / "spool", tmp_path / "archive"))
+    defs = build_definitions(config)
+    key = archive_key("prod")
+    metadata = defs.resolve_assets_def(key).metadata_by_key[key]
+    assert metadata["destination"] == (tmp_path / "archive" / "prism" / "production").as_uri()
+    assert metadata["prefix"] == "prism/production" and metadata["provider"] == "local"

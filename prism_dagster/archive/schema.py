@@ -29,6 +29,8 @@ RECORD_SCHEMA: dict[str, pl.DataType] = {
 RECORD_COLUMNS: tuple[str, ...] = tuple(RECORD_SCHEMA)
 
 ERROR_MESSAGE_MAX_CHARS = 500
+#: The gateway prices requests in US dollars; ``cost`` is in this currency.
+COST_CURRENCY = "USD"
 EVENT_TYPE = "request"
 #: ISO 8601 UTC with milliseconds and a literal Z, e.g. 2026-03-31T14:22:10.000Z.
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"

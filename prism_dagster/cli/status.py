@@ -12,6 +12,7 @@ from prism_dagster.config import PrismConfig, find_integration
 from prism_dagster.defs.resources import live, status_resource
 from prism_dagster.errors import redact
 from prism_dagster.lifecycle.status import StatusStore
+from prism_dagster.names import hour_text
 
 _WRAP = 100
 
@@ -24,7 +25,7 @@ def open_store(config: PrismConfig) -> StatusStore:
 
 
 def _when(value: datetime | None) -> str | None:
-    return f"{value:%Y-%m-%dT%H:%M}Z" if value else None
+    return hour_text(value) if value else None
 
 
 def store_label(config: PrismConfig) -> str:

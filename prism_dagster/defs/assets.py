@@ -4,7 +4,9 @@ import warnings
 
 import dagster as dg
 
+from prism_dagster.archive.archive import Archive
 from prism_dagster.archive.normalize import normalize
+from prism_dagster.archive.schema import COST_CURRENCY
 from prism_dagster.archive.window import ArchiveWindow
 from prism_dagster.config import Integration
 from prism_dagster.defs.failures import reported_as_failure
@@ -51,7 +53,16 @@ def build_archive_asset(integration: Integration) -> dg.AssetsDefinition:
             io_manager_key=io_manager_key(integration.name),
             group_name=ARCHIVE_GROUP,
             kinds={"polars", integration.provider},
-            metadata={"integration": integration.name, "provider": integration.provider},
+            metadata={
+                "integration": integration.name,
+                "provider": integration.provider,
+                # Where it lands, on the definition (no secret: an {env} bucket shows its name).
+                "destination": Archive(
+                    integration.name, integration.destination(), integration.prefix
+                ).prefix_uri(),
+                "prefix": integration.prefix or "(none)",
+                "cost_currency": COST_CURRENCY,
+            },
         )
         def archive(context: dg.AssetExecutionContext, log_source: LogSource) -> dg.Output:
             with reported_as_failure():

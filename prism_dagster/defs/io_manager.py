@@ -13,13 +13,14 @@ from pydantic import Field
 
 from prism_dagster.archive import layout
 from prism_dagster.archive.archive import Archive
-from prism_dagster.archive.schema import RECORD_SCHEMA
+from prism_dagster.archive.schema import COST_CURRENCY, RECORD_SCHEMA
 from prism_dagster.archive.settings import WriteSettings
 from prism_dagster.archive.window import ArchiveWindow
 from prism_dagster.archive.writer import HourResult, Writer
 from prism_dagster.defs.failures import reported_as_failure
 from prism_dagster.destinations.base import Destination
 from prism_dagster.errors import HourBusyError
+from prism_dagster.names import hour_text
 
 # Metadata lists are capped so a 30-day backfill does not produce a megabyte of metadata.
 _MAX_LISTED = 50
@@ -62,9 +63,19 @@ def _logged_to(context: dg.OutputContext) -> Iterator[None]:
         logger.removeHandler(handler)
 
 
+def human_size(size: int) -> str:
+    """Bytes as people read them (binary units), beside the exact integer."""
+    value, unit = float(size), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
 def _said(result: HourResult, archive: Archive) -> str:
     """One log line per hour written: hour, rows, files, bytes and where its manifest is."""
-    label = f"hour {result.hour:%Y-%m-%dT%H:00Z}"
+    label = f"hour {hour_text(result.hour)}"
     if result.kept:
         return f"{label}: the source returned nothing; the archived hour was kept as it was"
     if result.manifest is None:
@@ -73,7 +84,7 @@ def _said(result: HourResult, archive: Archive) -> str:
     size = sum(f.bytes for f in m.files)
     return (
         f"{label}: {m.total_rows} rows, {m.rejected_rows} rejected, {len(m.files)} files, "
-        f"{size} bytes -> {archive.manifest_uri(result.hour)}"
+        f"{size} bytes ({human_size(size)}) -> {archive.manifest_uri(result.hour)}"
     )
 
 
@@ -126,24 +137,26 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
         files = [f for r in written for f in r.manifest.files]  # type: ignore[union-attr]
         uris = [uri for r in written for uri in r.uris]
         empty = [
-            f"{r.hour:%Y-%m-%dT%H}"
+            hour_text(r.hour)
             for r in results
             if not r.kept and (not r.manifest or not r.manifest.total_rows)
         ]
-        kept = [f"{r.hour:%Y-%m-%dT%H}" for r in results if r.kept]
+        kept = [hour_text(r.hour) for r in results if r.kept]
         records = obj.records
         return {
             "dagster/row_count": records.height,
             "rows": records.height,
             "files": len(files),
             "compressed_bytes": sum(f.bytes for f in files),
+            "compressed_size": human_size(sum(f.bytes for f in files)),
             "uncompressed_bytes": sum(f.uncompressed_bytes for f in files),
             "hours": len(results),
             "empty_hours": dg.MetadataValue.json(empty[:_MAX_LISTED]),
             # Hours the source returned nothing for, whose earlier archive was kept.
             "kept_hours": dg.MetadataValue.json(kept[:_MAX_LISTED]),
-            "time_window": f"{obj.start:%Y-%m-%dT%H:%M}Z .. {obj.end:%Y-%m-%dT%H:%M}Z",
+            "time_window": f"{hour_text(obj.start)} .. {hour_text(obj.end)}",
             "total_cost": float(records.get_column("cost").sum() or 0.0),
+            "cost_currency": COST_CURRENCY,
             "error_count": int(records.get_column("is_error").sum() or 0),
             "rejected_rows": obj.rejects.height,
             # Every source line read is archived or rejected: nothing is dropped in between.

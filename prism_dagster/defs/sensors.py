@@ -22,6 +22,7 @@ from prism_dagster.names import (
     STATUS_SENSOR,
     AssetJob,
     archive_key,
+    hour_text,
 )
 
 Jobs = Sequence[AssetJob]
@@ -171,7 +172,7 @@ def observation_metadata(state: IntegrationState) -> dict[str, str | int]:
     """What the UI shows of an integration's status."""
 
     def when(value: datetime | None) -> str:
-        return f"{value:%Y-%m-%dT%H:%M}Z" if value else "-"
+        return hour_text(value) if value else "-"
 
     return {
         "status": state.status.value,
