@@ -14,14 +14,17 @@ from prism_dagster.defs.late_rows import build_late_rows_sensor
 from prism_dagster.defs.resources import build_resources
 from prism_dagster.defs.schedules import build_schedule
 from prism_dagster.defs.sensors import build_sensors
+from prism_dagster.names import destination_key
 
 
 def build_definitions(config: PrismConfig) -> dg.Definitions:
     """Assets, checks, jobs, schedules, sensors and resources for a configuration."""
+    resources = build_resources(config)
     assets: list[object] = [GATEWAY_LOGS]
     checks, jobs, schedules = [], [], []
     for integration in config.integrations:
-        assets.append(build_archive_asset(integration))
+        destination = resources[destination_key(integration.name)]
+        assets.append(build_archive_asset(integration, destination))
         checks += [build_destination_check(integration), build_status_check(integration)]
         job = build_archive_job(integration)
         jobs.append(job)
@@ -32,7 +35,7 @@ def build_definitions(config: PrismConfig) -> dg.Definitions:
         jobs=jobs,
         schedules=schedules,
         sensors=[*build_sensors(config, jobs), build_late_rows_sensor(config, jobs)],
-        resources=build_resources(config),
+        resources=resources,
     )
 
 

@@ -172,7 +172,7 @@ def test_downstream_assets_can_load_an_archived_hour(spool: Path, archive_root: 
     simulate(spool, START, END, rate=100, seed=5)
     config = parse_config(_config(spool, archive_root))
     defs = build_definitions(config)
-    source = build_archive_asset(config.integrations[0])
+    source = build_archive_asset(config.integrations[0], config.integrations[0].destination())
 
     @dg.asset(
         partitions_def=source.partitions_def,
@@ -243,8 +243,8 @@ def test_paths_not_read_are_named_in_the_run_metadata(spool: Path, archive_root:
 
 def test_the_asset_definition_says_where_it_archives(tmp_path: Path) -> None:
     config = parse_config(_config(tmp_path / "spool", tmp_path / "archive"))
-    defs = build_definitions(config)
     key = archive_key("prod")
-    metadata = defs.resolve_assets_def(key).metadata_by_key[key]
+    with dg.instance_for_test():  # Dagster's load context reads instance state
+        metadata = build_definitions(config).resolve_assets_def(key).metadata_by_key[key]
     assert metadata["destination"] == (tmp_path / "archive" / "prism" / "production").as_uri()
     assert metadata["prefix"] == "prism/production" and metadata["provider"] == "local"

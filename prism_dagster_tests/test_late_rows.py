@@ -24,13 +24,18 @@ def _raw(spool: Path, tmp_path: Path, since: str) -> dict[str, Any]:
     }
 
 
+def _archived(raw: dict[str, Any], instance: dg.DagsterInstance, monkeypatch) -> Daemon:
+    """A daemon whose schedule has archived every closed hour once."""
+    daemon = Daemon(raw, instance, monkeypatch, NOW)
+    for request in daemon.schedule():
+        assert daemon.launch(request).success
+    return daemon
+
+
 def test_an_hour_with_a_run_in_flight_is_not_requested_again(spool, tmp_path, monkeypatch):
     simulate(spool, hour("2026-04-01T00"), hour("2026-04-01T02"), rate=30, seed=5)
-    raw = _raw(spool, tmp_path, since="2026-04-01T00")
     with dg.instance_for_test() as instance:
-        daemon = Daemon(raw, instance, monkeypatch, NOW)
-        for request in daemon.schedule():
-            assert daemon.launch(request).success
+        daemon = _archived(_raw(spool, tmp_path, since="2026-04-01T00"), instance, monkeypatch)
         write_spool(spool / "late.ndjson", [gateway_row("late", "2026-04-01T01:30:00Z")])
         # A run of that hour is under way (launched from the UI, say): hands off.
         job = daemon.defs.resolve_job_def("archive_prod")
@@ -47,11 +52,8 @@ def test_an_hour_with_a_run_in_flight_is_not_requested_again(spool, tmp_path, mo
 
 def test_a_file_turned_unreadable_does_not_rearchive_its_hours(spool, tmp_path, monkeypatch):
     path = write_spool(spool / "a.ndjson", [gateway_row("a", "2026-04-01T01:10:00Z")])
-    raw = _raw(spool, tmp_path, since="2026-04-01T01")
     with dg.instance_for_test() as instance:
-        daemon = Daemon(raw, instance, monkeypatch, NOW)
-        for request in daemon.schedule():
-            assert daemon.launch(request).success
+        daemon = _archived(_raw(spool, tmp_path, since="2026-04-01T01"), instance, monkeypatch)
         write_spool(spool / "b.ndjson", [gateway_row("b", "2026-04-01T01:20:00Z")])
         path.unlink()
         path.symlink_to(spool / "nowhere.ndjson")  # a.ndjson can no longer be read

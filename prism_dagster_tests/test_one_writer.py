@@ -24,18 +24,17 @@ from prism_dagster import clock
 from prism_dagster.archive import layout
 from prism_dagster.archive.lease import HourLease, Lease
 from prism_dagster.archive.manifest import Manifest
-from prism_dagster.archive.writer import HourResult, Writer, WriteSettings, write_hour
+from prism_dagster.archive.writer import HourResult, Writer
 from prism_dagster.config import parse_config
 from prism_dagster.defs.resources import live
 from prism_dagster.destinations import Destination, LocalDestination, ObjectKind, ObjectSink
 from prism_dagster.errors import HourBusyError
-from prism_dagster.sources import SourceBatch
 from prism_dagster_tests.support.archive_reader import read_hour
 from prism_dagster_tests.support.rows import hour, records
 from prism_dagster_tests.support.stores import S3Store
+from prism_dagster_tests.support.writing import H14, PREFIX
+from prism_dagster_tests.support.writing import write as write_hour_14
 
-H14 = hour("2026-03-31T14")
-PREFIX = "prism/production"
 LEASE = layout.lease_key(PREFIX, H14)
 
 
@@ -61,16 +60,8 @@ def _s3(moto, monkeypatch) -> tuple[Destination, dict[str, Any]]:
 
 
 def write(dest: Destination, frame: pl.DataFrame, writer: Writer | None = None, **settings: Any):
-    return write_hour(
-        dest,
-        integration="prod",
-        prefix=PREFIX,
-        hour=H14,
-        records=frame,
-        rejects=SourceBatch.empty_rejects(),
-        settings=WriteSettings(**{"slice_rows": 1000, "max_rows_per_file": 700, **settings}),
-        writer=writer,
-    )
+    """Hour 14, in files of 700 rows: enough files for writers to interleave."""
+    return write_hour_14(dest, frame, writer=writer, **{"max_rows_per_file": 700, **settings})
 
 
 def hold(dest: Destination, holder: str, ttl_s: float = 600) -> HourLease:

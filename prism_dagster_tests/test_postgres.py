@@ -326,8 +326,8 @@ def test_rows_without_any_event_time_are_counted(postgres) -> None:
     ]
     nullable = "ALTER TABLE agentcc_request_log ALTER COLUMN created_at DROP NOT NULL"
     dsn = gateway_db.fresh(postgres, gateway_db.scoped(untimed), setup=nullable)
-    assert _source(dsn).count_without_event_time() == 2
-    assert _source(dsn, workspace_id=gateway_db.WORKSPACE).count_without_event_time() == 1
+    assert _source(dsn).rows_without_event_time() == 2
+    assert _source(dsn, workspace_id=gateway_db.WORKSPACE).rows_without_event_time() == 1
     assert _source(dsn).read_window(START, END).rows["request_id"].to_list() == ["timed"]
 
 

@@ -79,7 +79,7 @@ def test_a_read_stalled_midway_fails_within_the_idle_timeout(big, postgres) -> N
     [
         ("read_window", b"format_type(a.atttypid"),  # the column-type lookup
         ("fingerprints", b"date_trunc"),
-        ("count_without_event_time", b"IS NULL AND"),
+        ("rows_without_event_time", b"IS NULL AND"),
     ],
 )
 def test_a_query_stalled_after_connecting_fails_within_the_idle_timeout(
@@ -89,7 +89,7 @@ def test_a_query_stalled_after_connecting_fails_within_the_idle_timeout(
         source = _through(proxy, postgres, big["db"], idle_timeout_s=2)
         method = getattr(source, operation)
         error, elapsed = _timed_failure(
-            lambda: method() if operation == "count_without_event_time" else method(START, END)
+            lambda: method() if operation == "rows_without_event_time" else method(START, END)
         )
         assert proxy.stalled
     assert error.cause is FailureCause.SOURCE_UNREACHABLE

@@ -17,31 +17,11 @@ import pytest
 from prism_dagster.archive import layout
 from prism_dagster.archive.manifest import Manifest
 from prism_dagster.archive.settings import WriteSettings
-from prism_dagster.archive.writer import content_tag, write_hour
+from prism_dagster.archive.writer import content_tag
 from prism_dagster.destinations import LocalDestination, ObjectKind, ObjectSink
-from prism_dagster.sources import SourceBatch
 from prism_dagster_tests.support.archive_reader import read_archive_lines, read_hour, tree_bytes
-from prism_dagster_tests.support.rows import hour, records
-
-H14 = hour("2026-03-31T14")
-PREFIX = "prism/production"
-
-
-def write(
-    dest: LocalDestination,
-    frame: pl.DataFrame,
-    rejects: pl.DataFrame | None = None,
-    **settings: int,
-):
-    return write_hour(
-        dest,
-        integration="prod",
-        prefix=PREFIX,
-        hour=H14,
-        records=frame,
-        rejects=SourceBatch.empty_rejects() if rejects is None else rejects,
-        settings=WriteSettings(**{"slice_rows": 1000, **settings}),
-    )
+from prism_dagster_tests.support.rows import records
+from prism_dagster_tests.support.writing import H14, PREFIX, write
 
 
 def test_multi_file_hour_holds_every_row_once_in_order(archive_root: Path) -> None:

@@ -31,11 +31,9 @@ class Archive:
     prefix: str = ""
     settings: WriteSettings = field(default_factory=WriteSettings)
 
-    def uri(self, hour: datetime | None = None) -> str:
-        """The archive's root (``…/logs/``), or one hour's folder."""
-        if hour is None:
-            return self.destination.uri(layout.logs_folder(self.prefix))
-        return self.destination.uri(layout.hour_folder(self.prefix, hour))
+    def uri(self) -> str:
+        """The archive's root, where every hour lives (``…/logs/``)."""
+        return self.destination.uri(layout.logs_folder(self.prefix))
 
     def manifest_uri(self, hour: datetime) -> str:
         """Where an hour's manifest is (or would be)."""

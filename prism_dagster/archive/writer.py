@@ -15,7 +15,7 @@ import sys
 import uuid
 from collections.abc import Callable
 from contextlib import ExitStack
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import polars as pl
@@ -155,85 +155,55 @@ def write_hour(
         # Listed under the lease: nobody else adds or removes objects in the hour meanwhile.
         cleaned = dest.remove_incomplete(layout.hour_folder(prefix, hour), taken.acquired)
         existing = dest.list_keys(layout.hour_folder(prefix, hour))
-        result = _replace(
-            _HourWrite(dest, lease, integration, prefix, hour, settings),
-            records,
-            rejects,
-            source_fingerprint,
-            existing,
+        manifest_key = layout.manifest_key(prefix, hour)
+        if not records.height and not rejects.height and manifest_key in existing:
+            # The source returned nothing for an hour that was archived whole: far more likely a
+            # pruned or misread source than deleted traffic. Keep the archive; never lose rows.
+            # The manifest is never deleted before its successor lands, so a crash cannot
+            # turn this hour into one that looks unarchived.
+            return HourResult(hour, None, [], [], kept=True, cleaned=cleaned)
+        tag = content_tag(records, settings)
+        batches = write_frame(
+            dest, records, lambda i: layout.batch_key(prefix, integration, hour, i, tag), settings
         )
-        return replace(result, cleaned=cleaned)
+        reject_entry, rejects_key = None, None
+        if rejects.height:
+            rejects_key = layout.rejects_key(prefix, hour, content_tag(rejects, settings))
+            [(_, reject_entry)] = write_frame(
+                dest,
+                rejects,
+                lambda _: rejects_key,
+                settings.model_copy(update={"max_rows_per_file": sys.maxsize}),
+            )
+        listed = {key for key, _ in batches} | ({rejects_key} if rejects_key else set())
+        stale = [
+            key
+            for key in existing
+            if key not in listed
+            and (
+                layout.is_batch_key(key)
+                or layout.is_rejects_key(key)
+                or layout.is_lease_claim_key(key)
+            )
+        ]
+        lease.check()  # still ours: a writer that stalled past its lease publishes nothing
+        manifest = None
+        if batches or reject_entry is not None:
+            manifest = Manifest(
+                integration=integration,
+                hour=hour_label(hour),
+                total_rows=records.height,
+                files=[entry for _, entry in batches],
+                rejected_rows=rejects.height,
+                source_lines=records.height + rejects.height,
+                rejects=reject_entry,
+                gzip_level=settings.gzip_level,
+                source_fingerprint=source_fingerprint,
+            )
+            dest.put_object(manifest_key, manifest.to_bytes(), ObjectKind.JSON)
+        for key in stale:
+            dest.delete_object(key)
+        uris = [dest.uri(key) for key, _ in batches]
+        return HourResult(hour, manifest, uris, stale, cleaned=cleaned)
     finally:
         lease.release()
-
-
-@dataclass(frozen=True)
-class _HourWrite:
-    """Where one hour is being written, by whom, and how."""
-
-    dest: Destination
-    lease: HourLease
-    integration: str
-    prefix: str
-    hour: datetime
-    settings: WriteSettings
-
-
-def _replace(
-    at: _HourWrite,
-    records: pl.DataFrame,
-    rejects: pl.DataFrame,
-    source_fingerprint: str | None,
-    existing: list[str],
-) -> HourResult:
-    dest, lease, integration, prefix, hour, settings = (
-        at.dest, at.lease, at.integration, at.prefix, at.hour, at.settings
-    )  # fmt: skip
-    manifest_key = layout.manifest_key(prefix, hour)
-    if not records.height and not rejects.height and manifest_key in existing:
-        # The source returned nothing for an hour that was archived whole: far more likely a
-        # pruned or misread source than deleted traffic. Keep the archive; never lose rows.
-        # The manifest is never deleted before its successor lands, so a crash cannot
-        # turn this hour into one that looks unarchived.
-        return HourResult(hour, None, [], [], kept=True)
-    tag = content_tag(records, settings)
-    batches = write_frame(
-        dest, records, lambda i: layout.batch_key(prefix, integration, hour, i, tag), settings
-    )
-    reject_entry, rejects_key = None, None
-    if rejects.height:
-        rejects_key = layout.rejects_key(prefix, hour, content_tag(rejects, settings))
-        [(_, reject_entry)] = write_frame(
-            dest,
-            rejects,
-            lambda _: rejects_key,
-            settings.model_copy(update={"max_rows_per_file": sys.maxsize}),
-        )
-    listed = {key for key, _ in batches} | ({rejects_key} if rejects_key else set())
-    stale = [
-        key
-        for key in existing
-        if key not in listed
-        and (
-            layout.is_batch_key(key) or layout.is_rejects_key(key) or layout.is_lease_claim_key(key)
-        )
-    ]
-    lease.check()  # still ours: a writer that stalled past its lease publishes nothing
-    manifest = None
-    if batches or reject_entry is not None:
-        manifest = Manifest(
-            integration=integration,
-            hour=hour_label(hour),
-            total_rows=records.height,
-            files=[entry for _, entry in batches],
-            rejected_rows=rejects.height,
-            source_lines=records.height + rejects.height,
-            rejects=reject_entry,
-            gzip_level=settings.gzip_level,
-            source_fingerprint=source_fingerprint,
-        )
-        dest.put_object(manifest_key, manifest.to_bytes(), ObjectKind.JSON)
-    for key in stale:
-        dest.delete_object(key)
-    uris = [dest.uri(key) for key, _ in batches]
-    return HourResult(hour, manifest, uris, stale)

@@ -10,6 +10,7 @@ from prism_dagster.archive.schema import COST_CURRENCY
 from prism_dagster.archive.window import ArchiveWindow
 from prism_dagster.config import Integration
 from prism_dagster.defs.failures import reported_as_failure
+from prism_dagster.destinations.base import Destination
 from prism_dagster.errors import BadRecordsError
 from prism_dagster.names import (
     ARCHIVE_GROUP,
@@ -34,8 +35,8 @@ BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=24)
 _SHOWN_REJECTS = 5
 
 
-def build_archive_asset(integration: Integration) -> dg.AssetsDefinition:
-    """The hourly archive asset of one integration."""
+def build_archive_asset(integration: Integration, destination: Destination) -> dg.AssetsDefinition:
+    """The hourly archive asset of one integration, writing to ``destination``."""
 
     # backfill_policy is a Dagster beta parameter: its notice is Dagster's, not something the
     # operator can act on, so it is silenced here, where the code location loads.
@@ -58,7 +59,7 @@ def build_archive_asset(integration: Integration) -> dg.AssetsDefinition:
                 "provider": integration.provider,
                 # Where it lands, on the definition (no secret: an {env} bucket shows its name).
                 "destination": Archive(
-                    integration.name, integration.destination(), integration.prefix
+                    integration.name, destination, integration.prefix
                 ).prefix_uri(),
                 "prefix": integration.prefix or "(none)",
                 "cost_currency": COST_CURRENCY,

@@ -13,8 +13,7 @@ from prism_dagster.config import PrismConfig, secret_env_values
 from prism_dagster.defs.resources import StatusStoreResource
 from prism_dagster.errors import FailureCause
 from prism_dagster.lifecycle.catchup import STALE_RUN_AFTER, tick
-from prism_dagster.lifecycle.causes import run_failure
-from prism_dagster.lifecycle.run_outcome import last_hour, record_outcome
+from prism_dagster.lifecycle.run_outcome import record_outcome
 from prism_dagster.lifecycle.status import IntegrationState, Status, StatusStore
 from prism_dagster.names import (
     ERROR_RETRY_SENSOR,
@@ -41,27 +40,28 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
 
     # No monitored_jobs: every job of the location, so runs of Dagster's implicit asset job
     # (the asset page's Materialize, backfills) keep status true like our own jobs' runs.
-    @dg.run_status_sensor(
-        name="prism_run_started",
-        run_status=dg.DagsterRunStatus.STARTED,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Marks an integration Syncing when a run archiving it starts.",
-    )
-    def run_started(
-        context: dg.RunStatusSensorContext, prism_status_store: StatusStoreResource
-    ) -> None:
-        record(context, prism_status_store)
+    def on_status(name: str, status: dg.DagsterRunStatus, what: str) -> dg.SensorDefinition:
+        @dg.run_status_sensor(
+            name=name,
+            run_status=status,
+            default_status=dg.DefaultSensorStatus.RUNNING,
+            description=f"Marks an integration {what}.",
+        )
+        def sensor(
+            context: dg.RunStatusSensorContext, prism_status_store: StatusStoreResource
+        ) -> None:
+            record(context, prism_status_store)
 
-    @dg.run_status_sensor(
-        name="prism_run_succeeded",
-        run_status=dg.DagsterRunStatus.SUCCESS,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Marks an integration Active (error cleared) when a run archiving it succeeds.",
+        return sensor
+
+    run_started = on_status(
+        "prism_run_started", dg.DagsterRunStatus.STARTED, "Syncing when a run archiving it starts"
     )
-    def run_succeeded(
-        context: dg.RunStatusSensorContext, prism_status_store: StatusStoreResource
-    ) -> None:
-        record(context, prism_status_store)
+    run_succeeded = on_status(
+        "prism_run_succeeded",
+        dg.DagsterRunStatus.SUCCESS,
+        "Active (error cleared) when a run archiving it succeeds",
+    )
 
     @dg.run_failure_sensor(
         name="prism_run_failed",
@@ -155,13 +155,10 @@ def recover_stale_syncing(
         message = f"run {run.run_id} has shown no result for over {STALE_RUN_AFTER}; hung?"
         store.mark_error(state.name, run.run_id, "unknown", message, now, only_if_syncing=True)
         return
-    if run is not None and run.status is dg.DagsterRunStatus.SUCCESS and (hour := last_hour(run)):
-        store.mark_success(state.name, run.run_id, hour, now, only_if_syncing=True)
-        return
-    if run is not None and run.status is dg.DagsterRunStatus.FAILURE:
-        cause, message = run_failure(instance, run.run_id, secrets)
-        store.mark_error(state.name, run.run_id, cause.category, message, now, only_if_syncing=True)
-        return
+    if run is not None and record_outcome(
+        store, instance, run, [state.name], secrets, now, only_if_syncing=True
+    ):
+        return  # it finished and its result was never recorded: record it now
     what = f"run {state.run_id} " + ("was deleted" if run is None else f"ended {run.status.value}")
     message = f"{what} without reporting a result; the hours it covered will be retried"
     category = FailureCause.UNKNOWN.category

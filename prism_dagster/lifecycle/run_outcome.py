@@ -42,20 +42,28 @@ def record_outcome(
     run: dg.DagsterRun,
     names: Sequence[str],
     secrets: Sequence[str] = (),
+    now: datetime | None = None,
+    only_if_syncing: bool = False,
 ) -> list[str]:
-    """Apply a run's result to the status of every integration it concerns; their names."""
+    """Apply a run's state to every integration it concerns; those whose status it set.
+
+    ``only_if_syncing``: change only rows still showing this run as Syncing (recovery).
+    """
     concerned = integrations_of(run, names)
     if not concerned:
         return []
     store.ensure(concerned)
+    guard = {"now": now, "only_if_syncing": only_if_syncing}
     if run.status is dg.DagsterRunStatus.SUCCESS and (hour := last_hour(run)):
         for name in concerned:
-            store.mark_success(name, run.run_id, hour)
+            store.mark_success(name, run.run_id, hour, **guard)
     elif run.status is dg.DagsterRunStatus.FAILURE:
         cause, message = run_failure(instance, run.run_id, secrets)
         for name in concerned:
-            store.mark_error(name, run.run_id, cause.category, message)
-    elif not run.is_finished:
+            store.mark_error(name, run.run_id, cause.category, message, **guard)
+    elif not run.is_finished and not only_if_syncing:
         for name in concerned:
-            store.mark_syncing(name, run.run_id)
+            store.mark_syncing(name, run.run_id, now)
+    else:
+        return []
     return concerned

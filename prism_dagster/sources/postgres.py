@@ -148,9 +148,6 @@ class PostgresSource(LogSource):
         }
 
     def rows_without_event_time(self) -> int:
-        return self.count_without_event_time()
-
-    def count_without_event_time(self) -> int:
         """In-scope rows with neither started_at nor created_at: no hour can ever hold them."""
 
         def work(cursor: Any) -> Iterator[int]:
