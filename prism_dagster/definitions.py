@@ -24,7 +24,9 @@ def build_definitions(config: PrismConfig) -> dg.Definitions:
     checks, jobs, schedules = [], [], []
     for integration in config.integrations:
         destination = resources[destination_key(integration.name)]
-        assets.append(build_archive_asset(integration, destination))
+        assets.append(
+            build_archive_asset(integration, destination, config.catch_up.max_hours_per_run)
+        )
         checks += [build_destination_check(integration), build_status_check(integration)]
         job = build_archive_job(integration)
         jobs.append(job)

@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import dagster as dg
 import polars as pl
@@ -122,17 +123,55 @@ def test_materialization_metadata_describes_the_hour(spool: Path, archive_root: 
     lines = [x for f in archive_root.rglob("batch_*") for x in read_archive_lines(f.parent)[f.name]]
     assert meta["total_cost"] == pytest.approx(sum(x["cost"] for x in lines))
     assert meta["error_count"] == sum(x["is_error"] for x in lines)
-    assert meta["time_window"] == "2026-03-31T22:00Z .. 2026-03-31T23:00Z"
+    assert meta["hour"] == "2026-03-31T22:00Z" and meta["outcome"] == "archived"
+    assert meta["window"] == "2026-03-31T22:00Z .. 2026-03-31T23:00Z"
     assert meta["uris"][0].startswith("file://") and "hour=22/batch_" in meta["uris"][0]
+    manifest_path = next(archive_root.rglob("_manifest.json"))
+    assert unquote(meta["manifest"]) == unquote(manifest_path.as_uri())
+    assert unquote(meta["dagster/uri"]) == unquote(manifest_path.parent.as_uri())
 
 
-def test_quiet_hour_writes_nothing_and_says_so(spool: Path, archive_root: Path) -> None:
+def test_quiet_hour_is_archived_as_zero_rows_and_says_so(spool: Path, archive_root: Path) -> None:
     with dg.instance_for_test() as instance:
         result = _run(_config(spool, archive_root), instance, START)
         [event] = result.asset_materializations_for_node("prism__archive__prod")
-    assert event.metadata["rows"].value == 0 and event.metadata["files"].value == 0
-    assert event.metadata["empty_hours"].value == ["2026-03-31T22:00Z"]  # the one hour format
-    assert [p for p in archive_root.rglob("*") if p.is_file()] == []
+    meta = {k: v.value for k, v in event.metadata.items()}
+    assert (meta["rows"], meta["files"], meta["total_cost"], meta["uris"]) == (0, 0, 0.0, [])
+    assert meta["outcome"].startswith("no traffic")
+    assert meta["window_empty_hours"] == ["2026-03-31T22:00Z"]  # the one hour format
+    [manifest] = [p for p in archive_root.rglob("*") if p.is_file()]
+    assert unquote(meta["manifest"]) == unquote(manifest.as_uri())
+    assert json.loads(manifest.read_text())["total_rows"] == 0
+
+
+def test_each_hour_of_a_multi_hour_run_shows_its_own_figures(
+    spool: Path, archive_root: Path
+) -> None:
+    # Traffic in 22:00 and 00:00 only: 23:00 has none, and must not show its neighbours' rows.
+    simulate(spool, START, hour("2026-03-31T23"), rate=300, seed=21)
+    simulate(spool, hour("2026-04-01T00"), hour("2026-04-01T01"), rate=120, seed=22)
+    with dg.instance_for_test() as instance:
+        result = _run(_config(spool, archive_root), instance, START, hour("2026-04-01T00"))
+        events = result.asset_materializations_for_node("prism__archive__prod")
+    by_hour = {e.partition: {k: v.value for k, v in e.metadata.items()} for e in events}
+    assert sorted(by_hour) == ["2026-03-31-22:00", "2026-03-31-23:00", "2026-04-01-00:00"]
+    manifests = {
+        p.parent.parent.name[-2:] + "/" + p.parent.name: json.loads(p.read_text())
+        for p in archive_root.rglob("_manifest.json")
+    }
+    for key, meta in by_hour.items():
+        folder = f"{key[8:10]}/hour={key[11:13]}"
+        manifest = manifests[folder]
+        assert meta["rows"] == meta["dagster/row_count"] == manifest["total_rows"], key
+        assert meta["files"] == len(manifest["files"]) == len(meta["uris"]), key
+        assert meta["compressed_bytes"] == sum(f["bytes"] for f in manifest["files"]), key
+        assert all(f"hour={key[11:13]}/" in uri for uri in meta["uris"]), key
+        assert unquote(meta["manifest"]).endswith(f"{folder}/_manifest.json"), key
+        # The window's totals are named as such, and equal on every hour.
+        assert meta["window_rows"] == sum(m["total_rows"] for m in manifests.values())
+    assert by_hour["2026-03-31-23:00"]["rows"] == 0
+    assert by_hour["2026-03-31-22:00"]["rows"] != by_hour["2026-04-01-00:00"]["rows"]
+    assert by_hour["2026-03-31-22:00"]["rows"] > 0 and by_hour["2026-04-01-00:00"]["rows"] > 0
 
 
 def test_one_run_over_many_hours_equals_hour_by_hour_runs(spool: Path, tmp_path: Path) -> None:
@@ -172,7 +211,11 @@ def test_downstream_assets_can_load_an_archived_hour(spool: Path, archive_root: 
     simulate(spool, START, END, rate=100, seed=5)
     config = parse_config(_config(spool, archive_root))
     defs = build_definitions(config)
-    source = build_archive_asset(config.integrations[0], config.integrations[0].destination())
+    source = build_archive_asset(
+        config.integrations[0],
+        config.integrations[0].destination(),
+        config.catch_up.max_hours_per_run,
+    )
 
     @dg.asset(
         partitions_def=source.partitions_def,

@@ -128,9 +128,12 @@ def test_rerun_gives_the_same_objects_and_removes_stale_batches(spool: Path, sto
     assert [f["rows"] for f in manifest["files"]] == [manifest["total_rows"]]
 
 
-def test_empty_hour_writes_nothing(spool: Path, store: Store) -> None:
+def test_empty_hour_writes_only_its_zero_row_manifest(spool: Path, store: Store) -> None:
     _materialise(_config(spool, store), H0)
-    assert store.objects() == {}
+    [(key, obj)] = store.objects().items()
+    assert key.endswith(f"hour={H0:%H}/{layout.MANIFEST_NAME}")
+    manifest = json.loads(obj.data)
+    assert (manifest["total_rows"], manifest["files"], manifest["rejects"]) == (0, [], None)
 
 
 def test_content_encoding_option_still_reads_back_raw_gzip(spool: Path, store: Store) -> None:

@@ -92,11 +92,14 @@ def test_shrinking_hour_removes_stale_batches(archive_root: Path) -> None:
     assert len(files) == 1 and len(next(iter(files.values()))) == 1000
 
 
-def test_empty_hour_writes_nothing(archive_root: Path) -> None:
+def test_empty_hour_writes_only_a_manifest_of_zero_rows(archive_root: Path) -> None:
     dest = LocalDestination(path=str(archive_root))
     result = write(dest, records(0))
-    assert result.manifest is None and not result.kept
-    assert [p for p in archive_root.rglob("*") if p.is_file()] == []
+    assert not result.kept and result.uris == []
+    assert (result.manifest.total_rows, result.manifest.files) == (0, [])
+    [only] = [p for p in archive_root.rglob("*") if p.is_file()]
+    assert only.name == layout.MANIFEST_NAME
+    assert Manifest.from_bytes(only.read_bytes(), "x") == result.manifest
 
 
 def test_an_empty_rerun_keeps_an_archived_hour(archive_root: Path) -> None:
@@ -106,6 +109,7 @@ def test_an_empty_rerun_keeps_an_archived_hour(archive_root: Path) -> None:
     before = tree_bytes(archive_root)
     result = write(dest, records(0))
     assert result.kept and result.removed == []
+    assert result.manifest.total_rows == 10 and len(result.uris) == 1  # what it kept
     assert tree_bytes(archive_root) == before
 
 
@@ -115,7 +119,8 @@ def test_an_empty_rerun_clears_leftovers_of_a_crashed_write(archive_root: Path) 
     dest.delete_object(layout.manifest_key(PREFIX, H14))  # as a crashed first write leaves it
     result = write(dest, records(0))
     assert not result.kept and len(result.removed) == 1
-    assert [p for p in archive_root.rglob("*") if p.is_file()] == []
+    assert [p.name for p in archive_root.rglob("*") if p.is_file()] == [layout.MANIFEST_NAME]
+    assert result.manifest.total_rows == 0
 
 
 def test_rejects_are_kept_beside_the_hour(archive_root: Path) -> None:

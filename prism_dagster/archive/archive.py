@@ -39,6 +39,10 @@ class Archive:
         """Where an hour's manifest is (or would be)."""
         return self.destination.uri(layout.manifest_key(self.prefix, hour))
 
+    def hour_uri(self, hour: datetime) -> str:
+        """The folder of one hour's objects."""
+        return self.destination.uri(layout.hour_folder(self.prefix, hour))
+
     def prefix_uri(self) -> str:
         """The integration's prefix in its destination, as a URI."""
         return self.destination.uri(layout.prefix_dir(self.prefix))

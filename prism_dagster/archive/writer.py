@@ -53,10 +53,10 @@ def content_tag(frame: pl.DataFrame, settings: WriteSettings) -> str:
 
 @dataclass(frozen=True)
 class HourResult:
-    """What was written for one hour (``manifest`` is None when the hour wrote nothing)."""
+    """What one hour's archive holds after a write (or kept, when ``kept``)."""
 
     hour: datetime
-    manifest: Manifest | None
+    manifest: Manifest
     uris: list[str]
     removed: list[str]
     kept: bool = False  # an earlier complete archive was left in place
@@ -161,7 +161,9 @@ def write_hour(
             # pruned or misread source than deleted traffic. Keep the archive; never lose rows.
             # The manifest is never deleted before its successor lands, so a crash cannot
             # turn this hour into one that looks unarchived.
-            return HourResult(hour, None, [], [], kept=True, cleaned=cleaned)
+            kept = Manifest.from_bytes(dest.get_object(manifest_key), dest.uri(manifest_key))
+            uris = [dest.uri(layout.file_key(prefix, hour, f.name)) for f in kept.files]
+            return HourResult(hour, kept, uris, [], kept=True, cleaned=cleaned)
         tag = content_tag(records, settings)
         batches = write_frame(
             dest, records, lambda i: layout.batch_key(prefix, integration, hour, i, tag), settings
@@ -187,20 +189,20 @@ def write_hour(
             )
         ]
         lease.check()  # still ours: a writer that stalled past its lease publishes nothing
-        manifest = None
-        if batches or reject_entry is not None:
-            manifest = Manifest(
-                integration=integration,
-                hour=hour_label(hour),
-                total_rows=records.height,
-                files=[entry for _, entry in batches],
-                rejected_rows=rejects.height,
-                source_lines=records.height + rejects.height,
-                rejects=reject_entry,
-                gzip_level=settings.gzip_level,
-                source_fingerprint=source_fingerprint,
-            )
-            dest.put_object(manifest_key, manifest.to_bytes(), ObjectKind.JSON)
+        # An hour without traffic gets a manifest too (0 rows, no files): it proves the hour
+        # was archived and empty, which a missing folder cannot tell apart from never archived.
+        manifest = Manifest(
+            integration=integration,
+            hour=hour_label(hour),
+            total_rows=records.height,
+            files=[entry for _, entry in batches],
+            rejected_rows=rejects.height,
+            source_lines=records.height + rejects.height,
+            rejects=reject_entry,
+            gzip_level=settings.gzip_level,
+            source_fingerprint=source_fingerprint,
+        )
+        dest.put_object(manifest_key, manifest.to_bytes(), ObjectKind.JSON)
         for key in stale:
             dest.delete_object(key)
         uris = [dest.uri(key) for key, _ in batches]

@@ -1,6 +1,7 @@
 """Hourly archive assets, one per integration, downstream of the gateway's request logs."""
 
 import warnings
+from collections.abc import Callable
 
 import dagster as dg
 
@@ -10,6 +11,7 @@ from prism_dagster.archive.schema import COST_CURRENCY
 from prism_dagster.archive.window import ArchiveWindow
 from prism_dagster.config import Integration
 from prism_dagster.defs.failures import reported_as_failure
+from prism_dagster.defs.io_manager import ArchiveOutput
 from prism_dagster.destinations.base import Destination
 from prism_dagster.errors import BadRecordsError
 from prism_dagster.names import (
@@ -30,13 +32,17 @@ GATEWAY_LOGS = dg.AssetSpec(
     group_name=SOURCE_GROUP,
     kinds={"json"},
 )
-#: A backfill archives up to a day of hours in one run instead of 24 launches.
-BACKFILL_POLICY = dg.BackfillPolicy.multi_run(max_partitions_per_run=24)
 _SHOWN_REJECTS = 5
 
 
-def build_archive_asset(integration: Integration, destination: Destination) -> dg.AssetsDefinition:
-    """The hourly archive asset of one integration, writing to ``destination``."""
+def build_archive_asset(
+    integration: Integration, destination: Destination, hours_per_run: int
+) -> dg.AssetsDefinition:
+    """The hourly archive asset of one integration, writing to ``destination``.
+
+    A backfill archives up to ``hours_per_run`` hours per run (``catch_up.max_hours_per_run``,
+    as catch-up does): each run costs seconds of start-up, each hour within it milliseconds.
+    """
 
     # backfill_policy is a Dagster beta parameter: its notice is Dagster's, not something the
     # operator can act on, so it is silenced here, where the code location loads.
@@ -49,7 +55,7 @@ def build_archive_asset(integration: Integration, destination: Destination) -> d
             f"{integration.provider} (prefix {integration.prefix or '(none)'}), one folder "
             "per UTC hour.",
             partitions_def=hourly_partitions(integration.first_hour),
-            backfill_policy=BACKFILL_POLICY,
+            backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=hours_per_run),
             deps=[GATEWAY_LOGS],
             io_manager_key=io_manager_key(integration.name),
             group_name=ARCHIVE_GROUP,
@@ -67,12 +73,31 @@ def build_archive_asset(integration: Integration, destination: Destination) -> d
         )
         def archive(context: dg.AssetExecutionContext, log_source: LogSource) -> dg.Output:
             with reported_as_failure():
-                return _archive_window(context, log_source)
+                window = _archive_window(context, log_source)
+            return dg.Output(
+                ArchiveOutput(
+                    window,
+                    report_hour=lambda key, meta: context.add_asset_metadata(
+                        meta, partition_key=key
+                    ),
+                    run_finished=_finished_on(context.instance),
+                )
+            )
 
     return archive
 
 
-def _archive_window(context: dg.AssetExecutionContext, log_source: LogSource) -> dg.Output:
+def _finished_on(instance: dg.DagsterInstance) -> Callable[[str], bool]:
+    """Whether a run of this Dagster instance has finished (its hour leases are then stale)."""
+
+    def finished(run_id: str) -> bool:
+        run = instance.get_run_by_id(run_id)
+        return run is not None and run.is_finished
+
+    return finished
+
+
+def _archive_window(context: dg.AssetExecutionContext, log_source: LogSource) -> ArchiveWindow:
     """Read and normalise the run's window; the IO manager writes it hour by hour."""
     window = context.partition_time_window
     batch = log_source.read_window(window.start, window.end)
@@ -96,14 +121,12 @@ def _archive_window(context: dg.AssetExecutionContext, log_source: LogSource) ->
             + ", ".join(batch.ignored[:10])
         )
     prints = batch_fingerprints(batch, window.start, window.end)
-    return dg.Output(
-        ArchiveWindow(
-            window.start,
-            window.end,
-            records,
-            batch.rejects,
-            prints,
-            ignored=batch.ignored,
-            unreadable=batch.unreadable,
-        )
+    return ArchiveWindow(
+        window.start,
+        window.end,
+        records,
+        batch.rejects,
+        prints,
+        ignored=batch.ignored,
+        unreadable=batch.unreadable,
     )

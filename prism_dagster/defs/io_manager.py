@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -13,31 +14,15 @@ from pydantic import Field
 
 from prism_dagster.archive import layout
 from prism_dagster.archive.archive import Archive
-from prism_dagster.archive.schema import COST_CURRENCY, RECORD_SCHEMA
+from prism_dagster.archive.schema import RECORD_SCHEMA
 from prism_dagster.archive.settings import WriteSettings
 from prism_dagster.archive.window import ArchiveWindow
-from prism_dagster.archive.writer import HourResult, Writer
+from prism_dagster.archive.writer import Writer
 from prism_dagster.defs.failures import reported_as_failure
+from prism_dagster.defs.metadata import hour_line, hour_metadata, window_metadata
 from prism_dagster.destinations.base import Destination
 from prism_dagster.errors import HourBusyError
-from prism_dagster.names import hour_text
-
-# Metadata lists are capped so a 30-day backfill does not produce a megabyte of metadata.
-_MAX_LISTED = 50
-
-
-def _run_finished(context: dg.OutputContext) -> Callable[[str], bool] | None:
-    """Whether a run of this Dagster instance has finished (its hour leases are then stale)."""
-    try:
-        instance = context.step_context.instance
-    except Exception:  # an output context built outside a run (tests) has no instance
-        return None
-
-    def finished(run_id: str) -> bool:
-        run = instance.get_run_by_id(run_id)
-        return run is not None and run.is_finished
-
-    return finished
+from prism_dagster.names import partition_key
 
 
 class _ToRunLog(logging.Handler):
@@ -63,29 +48,20 @@ def _logged_to(context: dg.OutputContext) -> Iterator[None]:
         logger.removeHandler(handler)
 
 
-def human_size(size: int) -> str:
-    """Bytes as people read them (binary units), beside the exact integer."""
-    value, unit = float(size), "B"
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            break
-        value /= 1024
-    return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+@dataclass(frozen=True)
+class ArchiveOutput:
+    """The archive asset's value: the window to write, and where each hour's figures go.
 
+    Dagster builds each partition's materialization after ``handle_output`` returns, merging
+    what was recorded for that partition with ``AssetExecutionContext.add_asset_metadata(
+    partition_key=…)`` over the output's metadata. ``OutputContext`` has no per-partition
+    variant, so the asset hands that public method over as ``report_hour``.
+    """
 
-def _said(result: HourResult, archive: Archive) -> str:
-    """One log line per hour written: hour, rows, files, bytes and where its manifest is."""
-    label = f"hour {hour_text(result.hour)}"
-    if result.kept:
-        return f"{label}: the source returned nothing; the archived hour was kept as it was"
-    if result.manifest is None:
-        return f"{label}: no traffic, nothing written"
-    m = result.manifest
-    size = sum(f.bytes for f in m.files)
-    return (
-        f"{label}: {m.total_rows} rows, {m.rejected_rows} rejected, {len(m.files)} files, "
-        f"{size} bytes ({human_size(size)}) -> {archive.manifest_uri(result.hour)}"
-    )
+    window: ArchiveWindow
+    report_hour: Callable[[str, Mapping[str, Any]], None] | None = None
+    #: Whether a run has finished (its hour leases are then stale); from the run's instance.
+    run_finished: Callable[[str], bool] | None = None
 
 
 class ArchiveIOManager(dg.ConfigurableIOManager):
@@ -101,29 +77,32 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
         """The integration's archive this IO manager writes and reads."""
         return Archive(self.integration, self.destination, self.prefix, self.settings)
 
-    def handle_output(self, context: dg.OutputContext, obj: ArchiveWindow) -> None:
+    def handle_output(self, context: dg.OutputContext, obj: ArchiveOutput) -> None:
         with reported_as_failure(), _logged_to(context):
             self._write(context, obj)
 
-    def _write(self, context: dg.OutputContext, obj: ArchiveWindow) -> None:
+    def _write(self, context: dg.OutputContext, obj: ArchiveOutput) -> None:
         window = context.asset_partitions_time_window
-        if (window.start, window.end) != (obj.start, obj.end):
-            raise ValueError(f"asset produced {obj.start}..{obj.end} for partitions {window}")
-        writer = Writer(context.run_id, _run_finished(context))
+        if (window.start, window.end) != (obj.window.start, obj.window.end):
+            raise ValueError(f"asset produced {obj.window} for partitions {window}")
+        writer = Writer(context.run_id, obj.run_finished)
         archive = self.archive
         results, busy = [], []
-        for hour, records, rejects in obj.hours():
+        for hour, records, rejects in obj.window.hours():
             try:
                 result = archive.write_hour(
-                    hour, records, rejects, obj.fingerprints.get(hour), writer
+                    hour, records, rejects, obj.window.fingerprints.get(hour), writer
                 )
-                context.log.info(_said(result, archive))
-                results.append(result)
             except HourBusyError as exc:
                 # Another run is writing this hour: leave it to that run, write the others.
                 context.log.warning(str(exc))
                 busy.append((exc, hour))
-        context.add_output_metadata(self._metadata(obj, results))
+                continue
+            context.log.info(hour_line(result, archive))
+            if obj.report_hour is not None:
+                obj.report_hour(partition_key(hour), hour_metadata(result, records, archive))
+            results.append(result)
+        context.add_output_metadata(window_metadata(obj.window, results, archive))
         if busy:
             hours = [label for exc, _ in busy for label in exc.hours]
             raise HourBusyError(
@@ -131,45 +110,6 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
                 f"{', '.join(hours)}. The other {len(results)} hour(s) were archived.",
                 hours,
             )
-
-    def _metadata(self, obj: ArchiveWindow, results: list[HourResult]) -> dict[str, Any]:
-        written = [r for r in results if r.manifest is not None]
-        files = [f for r in written for f in r.manifest.files]  # type: ignore[union-attr]
-        uris = [uri for r in written for uri in r.uris]
-        empty = [
-            hour_text(r.hour)
-            for r in results
-            if not r.kept and (not r.manifest or not r.manifest.total_rows)
-        ]
-        kept = [hour_text(r.hour) for r in results if r.kept]
-        records = obj.records
-        return {
-            "dagster/row_count": records.height,
-            "rows": records.height,
-            "files": len(files),
-            "compressed_bytes": sum(f.bytes for f in files),
-            "compressed_size": human_size(sum(f.bytes for f in files)),
-            "uncompressed_bytes": sum(f.uncompressed_bytes for f in files),
-            "hours": len(results),
-            "empty_hours": dg.MetadataValue.json(empty[:_MAX_LISTED]),
-            # Hours the source returned nothing for, whose earlier archive was kept.
-            "kept_hours": dg.MetadataValue.json(kept[:_MAX_LISTED]),
-            "time_window": f"{hour_text(obj.start)} .. {hour_text(obj.end)}",
-            "total_cost": float(records.get_column("cost").sum() or 0.0),
-            "cost_currency": COST_CURRENCY,
-            "error_count": int(records.get_column("is_error").sum() or 0),
-            "rejected_rows": obj.rejects.height,
-            # Every source line read is archived or rejected: nothing is dropped in between.
-            "source_lines": records.height + obj.rejects.height,
-            # Paths the source could not read (its rows' hours are unknown) or does not read.
-            "unreadable_paths": dg.MetadataValue.json(list(obj.unreadable[:_MAX_LISTED])),
-            "ignored_files": dg.MetadataValue.json(list(obj.ignored[:_MAX_LISTED])),
-            "stale_files_removed": sum(len(r.removed) for r in results),
-            # Left by a writer that crashed mid-upload (temp files, S3 multipart uploads).
-            "unfinished_uploads_removed": sum(len(r.cleaned) for r in results),
-            "uris": dg.MetadataValue.json(uris[:_MAX_LISTED]),
-            "destination": self.archive.prefix_uri(),
-        }
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:
         window = context.asset_partitions_time_window

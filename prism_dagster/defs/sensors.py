@@ -38,12 +38,16 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
         run = context.instance.get_run_by_id(context.dagster_run.run_id) or context.dagster_run
         record_outcome(store.store(), context.instance, run, names, secret_env_values(config))
 
-    # No monitored_jobs: every job of the location, so runs of Dagster's implicit asset job
-    # (the asset page's Materialize, backfills) keep status true like our own jobs' runs.
+    # Every run of the instance, whatever its job or code location: runs of Dagster's implicit
+    # asset job (the asset page's Materialize, backfills) and runs executed in the CLI's own
+    # process (`dagster job execute`, `dagster asset materialize -m …`, whose origin is another
+    # location name) keep status true like our jobs' runs. `record` picks out the runs that
+    # archive an integration, by tag or by asset selection.
     def on_status(name: str, status: dg.DagsterRunStatus, what: str) -> dg.SensorDefinition:
         @dg.run_status_sensor(
             name=name,
             run_status=status,
+            monitor_all_code_locations=True,
             default_status=dg.DefaultSensorStatus.RUNNING,
             description=f"Marks an integration {what}.",
         )
@@ -65,6 +69,7 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
 
     @dg.run_failure_sensor(
         name="prism_run_failed",
+        monitor_all_code_locations=True,
         default_status=dg.DefaultSensorStatus.RUNNING,
         description="Marks an integration Error with a classified cause when a run archiving "
         "it fails.",

@@ -27,6 +27,40 @@ mutation Launch($params: ExecutionParams!) {
 }
 """
 RUN_STATUS = "query Run($id: ID!) { runOrError(runId: $id) { ... on Run { status } } }"
+LAUNCH_BACKFILL = """
+mutation Backfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+  }
+}
+"""
+BACKFILL_STATUS = """
+query Backfill($id: String!) {
+  partitionBackfillOrError(backfillId: $id) { ... on PartitionBackfill { status } }
+}
+"""
+# What the asset's partition page reads: each partition's materializations and their metadata.
+MATERIALIZATIONS = """
+query Materializations($key: AssetKeyInput!, $partitions: [String!]) {
+  assetOrError(assetKey: $key) {
+    ... on Asset {
+      assetMaterializations(partitions: $partitions) {
+        partition
+        runId
+        metadataEntries {
+          label
+          ... on IntMetadataEntry { intValue }
+          ... on TextMetadataEntry { text }
+          ... on UrlMetadataEntry { url }
+          ... on FloatMetadataEntry { floatValue }
+        }
+      }
+    }
+  }
+}
+"""
 
 
 class DagsterDev:
@@ -63,6 +97,35 @@ class DagsterDev:
         launched = self.graphql(LAUNCH_RUN, {"params": params})["launchRun"]
         assert launched["__typename"] == "LaunchRunSuccess", launched
         return launched["run"]["runId"]
+
+    def backfill(self, asset: list[str], partitions: list[str]) -> str:
+        """The partitions page's Launch backfill for ``partitions``; the backfill id."""
+        params = {"assetSelection": [{"path": asset}], "partitionNames": partitions}
+        launched = self.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
+        assert launched["__typename"] == "LaunchBackfillSuccess", launched
+        return launched["backfillId"]
+
+    def wait_for_backfill(self, backfill_id: str, timeout: float = 180) -> str:
+        """The backfill's final status."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.graphql(BACKFILL_STATUS, {"id": backfill_id})
+            status = found["partitionBackfillOrError"]["status"]
+            if status not in ("REQUESTED", "CANCELING", "FAILING"):
+                return status
+            time.sleep(1)
+        raise AssertionError(f"backfill {backfill_id} did not finish in {timeout}s")
+
+    def materializations(self, asset: list[str], partitions: list[str]) -> list[dict[str, Any]]:
+        """Each partition's materializations, newest first, metadata as {label: value}."""
+        found = self.graphql(MATERIALIZATIONS, {"key": {"path": asset}, "partitions": partitions})
+        events = found["assetOrError"]["assetMaterializations"]
+        for event in events:
+            event["metadata"] = {
+                entry["label"]: next((v for k, v in entry.items() if k != "label"), None)
+                for entry in event.pop("metadataEntries")
+            }
+        return events
 
     def wait_for_run(self, run_id: str, timeout: float = 120) -> str:
         """The run's final status."""

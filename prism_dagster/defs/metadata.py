@@ -1,0 +1,112 @@
+"""What a run shows: each hour's own figures, the window's totals, and one log line per hour.
+
+Each hour partition's materialization carries its own figures (``hour_metadata``); a run over
+several hours adds the window's totals under ``window_*`` names, so no hour shows another's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import dagster as dg
+import polars as pl
+
+from prism_dagster.archive.archive import Archive
+from prism_dagster.archive.schema import COST_CURRENCY
+from prism_dagster.archive.window import ArchiveWindow
+from prism_dagster.archive.writer import HourResult
+from prism_dagster.names import hour_text
+
+# Metadata lists are capped so a 30-day backfill does not produce a megabyte of metadata.
+MAX_LISTED = 50
+
+#: What an hour's ``outcome`` says, by case.
+WRITTEN = "archived"
+NO_TRAFFIC = "no traffic: archived as an empty hour (0 rows)"
+KEPT = "the source returned nothing; the archive written earlier was kept"
+
+
+def human_size(size: int) -> str:
+    """Bytes as people read them (binary units), beside the exact integer."""
+    value, unit = float(size), "B"
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            break
+        value /= 1024
+    return f"{size} B" if unit == "B" else f"{value:.1f} {unit}"
+
+
+def outcome(result: HourResult) -> str:
+    """What happened to the hour, in one phrase."""
+    m = result.manifest
+    if not m.total_rows and not m.rejected_rows:
+        return NO_TRAFFIC
+    return KEPT if result.kept else WRITTEN
+
+
+def hour_line(result: HourResult, archive: Archive) -> str:
+    """The run's log line for one hour: rows, files, bytes and where its manifest is."""
+    m = result.manifest
+    size = sum(f.bytes for f in m.files)
+    said = outcome(result)
+    figures = (
+        f"{m.total_rows} rows, {m.rejected_rows} rejected, {len(m.files)} files, "
+        f"{size} bytes ({human_size(size)})"
+    )
+    where = archive.manifest_uri(result.hour)
+    if said == WRITTEN:
+        return f"hour {hour_text(result.hour)}: {figures} -> {where}"
+    return f"hour {hour_text(result.hour)}: {said}; {figures} -> {where}"
+
+
+def hour_metadata(result: HourResult, records: pl.DataFrame, archive: Archive) -> dict[str, Any]:
+    """One hour's own figures, read from its manifest (what the archive now holds)."""
+    m = result.manifest
+    size = sum(f.bytes for f in m.files)
+    meta: dict[str, Any] = {
+        "hour": hour_text(result.hour),
+        "outcome": outcome(result),
+        "dagster/row_count": m.total_rows,
+        "rows": m.total_rows,
+        "files": len(m.files),
+        "compressed_bytes": size,
+        "compressed_size": human_size(size),
+        "uncompressed_bytes": sum(f.uncompressed_bytes for f in m.files),
+        "rejected_rows": m.rejected_rows,
+        "source_lines": m.source_lines,
+        "manifest": dg.MetadataValue.url(archive.manifest_uri(result.hour)),
+        "dagster/uri": archive.hour_uri(result.hour),
+        "uris": dg.MetadataValue.json(result.uris[:MAX_LISTED]),
+        "stale_files_removed": len(result.removed),
+        # Left by a writer that crashed mid-upload (temp files, S3 multipart uploads).
+        "unfinished_uploads_removed": len(result.cleaned),
+    }
+    if not result.kept:  # a kept hour's rows were not read in this run: no cost to sum
+        meta["total_cost"] = float(records.get_column("cost").sum() or 0.0)
+        meta["cost_currency"] = COST_CURRENCY
+        meta["error_count"] = int(records.get_column("is_error").sum() or 0)
+    return meta
+
+
+def window_metadata(
+    window: ArchiveWindow, results: Sequence[HourResult], archive: Archive
+) -> dict[str, Any]:
+    """The run's totals over its whole window, named ``window_*`` so no hour claims them."""
+    files = [f for r in results for f in r.manifest.files]
+    size = sum(f.bytes for f in files)
+    empty = [hour_text(r.hour) for r in results if outcome(r) == NO_TRAFFIC]
+    kept = [hour_text(r.hour) for r in results if outcome(r) == KEPT]
+    return {
+        "window": f"{hour_text(window.start)} .. {hour_text(window.end)}",
+        "window_hours": len(results),
+        "window_rows": sum(r.manifest.total_rows for r in results),
+        "window_files": len(files),
+        "window_compressed_size": human_size(size),
+        "window_empty_hours": dg.MetadataValue.json(empty[:MAX_LISTED]),
+        "window_kept_hours": dg.MetadataValue.json(kept[:MAX_LISTED]),
+        # Paths the source could not read (their rows' hours are unknown) or does not read.
+        "unreadable_paths": dg.MetadataValue.json(list(window.unreadable[:MAX_LISTED])),
+        "ignored_files": dg.MetadataValue.json(list(window.ignored[:MAX_LISTED])),
+        "destination": archive.prefix_uri(),
+    }
