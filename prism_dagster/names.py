@@ -19,8 +19,10 @@ PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
 #: Dagster's hourly partition keys, e.g. ``2026-03-31-14:00``.
 PARTITION_KEY_FORMAT = "%Y-%m-%d-%H:%M"
 
-#: Our run tag naming the integration a run archives.
+#: Our run tag naming the integration a run archives (also an asset tag, with the next two).
 INTEGRATION_TAG = "prism/integration"
+PROVIDER_TAG = "prism/provider"
+DESTINATION_TAG = "prism/destination"  # the bucket or container, where a tag value can hold it
 #: Metadata keys a failed step carries, so sensors read the cause as data.
 CAUSE_METADATA_KEY = "prism/cause"
 

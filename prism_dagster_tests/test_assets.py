@@ -24,7 +24,7 @@ from prism_dagster.names import PARTITION_KEY_FORMAT as HOUR_KEY
 from prism_dagster.names import archive_job_name, archive_key
 from prism_dagster.sources.simulate import simulate
 from prism_dagster_tests.support.archive_reader import read_archive_lines, tree_bytes
-from prism_dagster_tests.support.rows import hour
+from prism_dagster_tests.support.rows import gateway_row, hour, write_spool
 
 START, END = hour("2026-03-31T22"), hour("2026-04-01T02")  # across midnight and a month
 
@@ -112,7 +112,13 @@ def test_materialization_metadata_describes_the_hour(spool: Path, archive_root: 
         meta = {k: v.value for k, v in event.metadata.items()}
     manifest = json.loads(next(archive_root.rglob("_manifest.json")).read_text())
     assert meta["rows"] == manifest["total_rows"] == meta["dagster/row_count"] > 0
-    assert meta["files"] == len(manifest["files"]) == len(meta["uris"])
+    objects = [r.data for r in meta["objects"].records]
+    assert meta["files"] == len(manifest["files"]) == len(objects) - 1  # + the rejects file
+    listed = [*manifest["files"], manifest["rejects"]]
+    assert [(o["rows"], o["bytes"], o["sha256"]) for o in objects] == [
+        (f["rows"], f["bytes"], f["sha256"]) for f in listed
+    ]
+    assert [o["kind"] for o in objects] == ["records"] * meta["files"] + ["rejects"]
     assert meta["compressed_bytes"] == sum(f["bytes"] for f in manifest["files"])
     assert meta["uncompressed_bytes"] == sum(f["uncompressed_bytes"] for f in manifest["files"])
     size = meta["compressed_bytes"]  # beside the exact integer, as people read it
@@ -125,7 +131,10 @@ def test_materialization_metadata_describes_the_hour(spool: Path, archive_root: 
     assert meta["error_count"] == sum(x["is_error"] for x in lines)
     assert meta["hour"] == "2026-03-31T22:00Z" and meta["outcome"] == "archived"
     assert meta["window"] == "2026-03-31T22:00Z .. 2026-03-31T23:00Z"
-    assert meta["uris"][0].startswith("file://") and "hour=22/batch_" in meta["uris"][0]
+    assert objects[0]["uri"].startswith("file://") and "hour=22/batch_" in objects[0]["uri"]
+    assert meta["source_fingerprint"] == manifest["source_fingerprint"]
+    assert event.tags["dagster/data_version"] == manifest["source_fingerprint"]  # one hour
+    assert "replaces_run" not in meta  # the hour's first materialization
     manifest_path = next(archive_root.rglob("_manifest.json"))
     assert unquote(meta["manifest"]) == unquote(manifest_path.as_uri())
     assert unquote(meta["dagster/uri"]) == unquote(manifest_path.parent.as_uri())
@@ -136,7 +145,8 @@ def test_quiet_hour_is_archived_as_zero_rows_and_says_so(spool: Path, archive_ro
         result = _run(_config(spool, archive_root), instance, START)
         [event] = result.asset_materializations_for_node("prism__archive__prod")
     meta = {k: v.value for k, v in event.metadata.items()}
-    assert (meta["rows"], meta["files"], meta["total_cost"], meta["uris"]) == (0, 0, 0.0, [])
+    assert (meta["rows"], meta["files"], meta["total_cost"]) == (0, 0, 0.0)
+    assert meta["objects"].records == []
     assert meta["outcome"].startswith("no traffic")
     assert meta["window_empty_hours"] == ["2026-03-31T22:00Z"]  # the one hour format
     [manifest] = [p for p in archive_root.rglob("*") if p.is_file()]
@@ -163,9 +173,11 @@ def test_each_hour_of_a_multi_hour_run_shows_its_own_figures(
         folder = f"{key[8:10]}/hour={key[11:13]}"
         manifest = manifests[folder]
         assert meta["rows"] == meta["dagster/row_count"] == manifest["total_rows"], key
-        assert meta["files"] == len(manifest["files"]) == len(meta["uris"]), key
+        uris = [r.data["uri"] for r in meta["objects"].records]
+        assert meta["files"] == len(manifest["files"]) == len(uris), key
         assert meta["compressed_bytes"] == sum(f["bytes"] for f in manifest["files"]), key
-        assert all(f"hour={key[11:13]}/" in uri for uri in meta["uris"]), key
+        assert all(f"hour={key[11:13]}/" in uri for uri in uris), key
+        assert meta["source_fingerprint"] == manifest["source_fingerprint"], key
         assert unquote(meta["manifest"]).endswith(f"{folder}/_manifest.json"), key
         # The window's totals are named as such, and equal on every hour.
         assert meta["window_rows"] == sum(m["total_rows"] for m in manifests.values())
@@ -291,3 +303,51 @@ def test_the_asset_definition_says_where_it_archives(tmp_path: Path) -> None:
         metadata = build_definitions(config).resolve_assets_def(key).metadata_by_key[key]
     assert metadata["destination"] == (tmp_path / "archive" / "prism" / "production").as_uri()
     assert metadata["prefix"] == "prism/production" and metadata["provider"] == "local"
+
+
+def test_a_rearchive_links_the_run_it_replaced_and_what_changed(
+    spool: Path, archive_root: Path
+) -> None:
+    write_spool(spool / "a.ndjson", [gateway_row("a", "2026-03-31T22:10:00Z")])
+    with dg.instance_for_test() as instance:
+        first = _run(_config(spool, archive_root), instance, START)
+        write_spool(spool / "late.ndjson", [gateway_row("late", "2026-03-31T22:40:00Z")])
+        second = _run(_config(spool, archive_root), instance, START)
+        [event] = second.asset_materializations_for_node("prism__archive__prod")
+    meta = event.metadata
+    assert meta["replaces_run"] == dg.MetadataValue.dagster_run(first.run_id)
+    assert meta["source_change"].value == "rows 1 -> 2"
+    assert meta["source_fingerprint"].value.startswith("rows=2;rejects=0;")
+
+
+def test_the_assets_carry_column_schema_lineage_tags_and_owners(
+    spool: Path, archive_root: Path
+) -> None:
+    raw = _config(spool, archive_root, owners=["team:data-platform"])
+    raw["integrations"].append(
+        {
+            "name": "cloud",
+            "provider": "s3",
+            "bucket": "logs-bucket",
+            "region": "eu-west-1",
+            "start": "2026-03-31T00",
+        }
+    )
+    defs = build_definitions(parse_config(raw))
+    with dg.instance_for_test() as instance:
+        specs = {s.key: s for s in defs.resolve_all_asset_specs()}
+        result = _run(raw, instance, START)
+        [event] = result.asset_materializations_for_node("prism__archive__prod")
+    prod, cloud = specs[archive_key("prod")], specs[archive_key("cloud")]
+    schema = prod.metadata["dagster/column_schema"]
+    assert tuple(c.name for c in schema.columns) == RECORD_COLUMNS
+    assert all(c.description for c in schema.columns)
+    gateway = specs[GATEWAY_LOGS.key].metadata["dagster/column_schema"]
+    assert {c.name for c in gateway.columns} >= {"started_at", "created_at", "cost"}
+    assert prod.owners == ["team:data-platform"] and cloud.owners == []
+    assert prod.tags["prism/provider"] == "local" and "prism/destination" not in prod.tags
+    assert (cloud.tags["prism/provider"], cloud.tags["prism/destination"]) == ("s3", "logs-bucket")
+    lineage = event.metadata["dagster/column_lineage"].value.deps_by_column
+    assert {d.column_name for d in lineage["timestamp"]} == {"started_at", "created_at"}
+    assert [d.column_name for d in lineage["cost"]] == ["cost"] and lineage["event_type"] == []
+    assert all(d.asset_key == GATEWAY_LOGS.key for deps in lineage.values() for d in deps)

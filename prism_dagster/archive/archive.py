@@ -39,6 +39,10 @@ class Archive:
         """Where an hour's manifest is (or would be)."""
         return self.destination.uri(layout.manifest_key(self.prefix, hour))
 
+    def file_uri(self, hour: datetime, name: str) -> str:
+        """Where one object of an hour is, by its name in the manifest."""
+        return self.destination.uri(layout.file_key(self.prefix, hour, name))
+
     def hour_uri(self, hour: datetime) -> str:
         """The folder of one hour's objects."""
         return self.destination.uri(layout.hour_folder(self.prefix, hour))

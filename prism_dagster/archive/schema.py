@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import polars as pl
 
+#: The gateway prices requests in US dollars; ``cost`` is in this currency.
+COST_CURRENCY = "USD"
+COST_CURRENCY_NAME = "US dollars"
+
 #: Every archive line is one JSON object with exactly these keys, in this order.
 RECORD_SCHEMA: dict[str, pl.DataType] = {
     "request_id": pl.String(),
@@ -28,9 +32,30 @@ RECORD_SCHEMA: dict[str, pl.DataType] = {
 }
 RECORD_COLUMNS: tuple[str, ...] = tuple(RECORD_SCHEMA)
 
+#: One line per field: what it means (shown as the assets' column schema and in queries).
+FIELD_DESCRIPTIONS: dict[str, str] = {
+    "request_id": "The gateway's id of the request.",
+    "model": "Model name the caller asked for.",
+    "provider": "LLM provider that served the request (openai, anthropic, ...).",
+    "resolved_model": "Exact model version the provider ran.",
+    "latency_ms": "Time from request to complete response, in milliseconds.",
+    "input_tokens": "Prompt tokens billed.",
+    "output_tokens": "Completion tokens billed.",
+    "total_tokens": "Input plus output tokens.",
+    "cost": f"Price of the request in {COST_CURRENCY_NAME}.",
+    "status_code": "HTTP status the gateway returned.",
+    "is_stream": "Whether the response was streamed.",
+    "is_error": "Whether the request failed.",
+    "error_message": "The error, cut to 500 characters; empty when none.",
+    "cache_hit": "Whether the gateway answered from its cache.",
+    "fallback_used": "Whether routing fell back to another model or provider.",
+    "guardrail_triggered": "Whether a guardrail blocked or changed the request.",
+    "routing_strategy": "The gateway's routing strategy for the request; empty when none.",
+    "timestamp": "When the request started (else was logged), UTC ISO 8601 with milliseconds.",
+    "event_type": "Always 'request': one line per LLM request.",
+}
+
 ERROR_MESSAGE_MAX_CHARS = 500
-#: The gateway prices requests in US dollars; ``cost`` is in this currency.
-COST_CURRENCY = "USD"
 EVENT_TYPE = "request"
 #: ISO 8601 UTC with milliseconds and a literal Z, e.g. 2026-03-31T14:22:10.000Z.
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.3fZ"
@@ -45,6 +70,17 @@ _DERIVED = ("timestamp", "event_type")  # made by normalisation, not read from t
 GATEWAY_SCHEMA: dict[str, pl.DataType] = {
     **{name: dtype for name, dtype in RECORD_SCHEMA.items() if name not in _DERIVED},
     **{name: pl.Datetime("us", "UTC") for name in EVENT_TIME_COLUMNS},
+}
+GATEWAY_DESCRIPTIONS: dict[str, str] = {
+    **{name: FIELD_DESCRIPTIONS[name] for name in GATEWAY_SCHEMA if name in FIELD_DESCRIPTIONS},
+    "started_at": "When the request started (may be null).",
+    "created_at": "When the gateway logged the request.",
+}
+#: Which gateway columns each archived field is made from (``event_type`` is a constant).
+FIELD_SOURCES: dict[str, tuple[str, ...]] = {
+    **{name: (name,) for name in RECORD_COLUMNS if name not in _DERIVED},
+    "timestamp": EVENT_TIME_COLUMNS,
+    "event_type": (),
 }
 
 #: A source line that could not become a record, kept verbatim beside the archive.

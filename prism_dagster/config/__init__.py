@@ -9,6 +9,7 @@ from prism_dagster.config.integrations import (
     Integration,
     LocalIntegration,
     S3Integration,
+    destination_identity,
 )
 from prism_dagster.config.loading import (
     CONFIG_ENV,
@@ -34,6 +35,7 @@ __all__ = [
     "S3Integration",
     "SpoolSourceConfig",
     "config_path",
+    "destination_identity",
     "find_integration",
     "load_config",
     "parse_config",

@@ -49,6 +49,8 @@ class IntegrationBase(WriteFields, DestinationFields, _Strict):
     sync_interval: Literal[1, 2, 6, 12, 24] = 1
     grace_minutes: int = Field(default=10, ge=0, le=59)
     history: Literal["none"] | History = "none"
+    #: Shown as the archive asset's owners in the catalog: emails or ``team:name``.
+    owners: list[str] = Field(default_factory=list)
 
     @model_validator(mode="before")
     @classmethod

@@ -1,5 +1,6 @@
 """Hourly archive assets, one per integration, downstream of the gateway's request logs."""
 
+import re
 import warnings
 from collections.abc import Callable
 
@@ -9,14 +10,19 @@ from prism_dagster.archive.archive import Archive
 from prism_dagster.archive.normalize import normalize
 from prism_dagster.archive.schema import COST_CURRENCY
 from prism_dagster.archive.window import ArchiveWindow
-from prism_dagster.config import Integration
+from prism_dagster.config import Integration, destination_identity
+from prism_dagster.defs.columns import GATEWAY_TABLE_SCHEMA, RECORD_TABLE_SCHEMA
 from prism_dagster.defs.failures import reported_as_failure
 from prism_dagster.defs.io_manager import ArchiveOutput
+from prism_dagster.defs.metadata import Previous
 from prism_dagster.destinations.base import Destination
 from prism_dagster.errors import BadRecordsError
 from prism_dagster.names import (
     ARCHIVE_GROUP,
+    DESTINATION_TAG,
     GATEWAY_LOGS_KEY,
+    INTEGRATION_TAG,
+    PROVIDER_TAG,
     SOURCE_GROUP,
     archive_key,
     hourly_partitions,
@@ -31,8 +37,20 @@ GATEWAY_LOGS = dg.AssetSpec(
     description="Prism gateway request logs: one row per LLM request, in the gateway's log store.",
     group_name=SOURCE_GROUP,
     kinds={"json"},
+    metadata={"dagster/column_schema": GATEWAY_TABLE_SCHEMA},
 )
 _SHOWN_REJECTS = 5
+# Dagster tag values: letters, digits, "_", "-" and ".", at most 63 characters.
+_TAG_VALUE = re.compile(r"^[A-Za-z0-9_.-]{1,63}$")
+
+
+def catalog_tags(integration: Integration) -> dict[str, str]:
+    """Tags the catalog filters by: integration, provider and, when it fits, bucket/container."""
+    tags = {INTEGRATION_TAG: integration.name, PROVIDER_TAG: integration.provider}
+    where = destination_identity(integration)
+    if integration.provider != "local" and _TAG_VALUE.match(where[2]):
+        tags[DESTINATION_TAG] = where[2]
+    return tags
 
 
 def build_archive_asset(
@@ -60,7 +78,10 @@ def build_archive_asset(
             io_manager_key=io_manager_key(integration.name),
             group_name=ARCHIVE_GROUP,
             kinds={"polars", integration.provider},
+            tags=catalog_tags(integration),
+            owners=integration.owners,
             metadata={
+                "dagster/column_schema": RECORD_TABLE_SCHEMA,
                 "integration": integration.name,
                 "provider": integration.provider,
                 # Where it lands, on the definition (no secret: an {env} bucket shows its name).
@@ -81,7 +102,12 @@ def build_archive_asset(
                         meta, partition_key=key
                     ),
                     run_finished=_finished_on(context.instance),
-                )
+                    previous=_previous_on(context.instance, context.asset_key),
+                ),
+                # One hour: the source's fingerprint is the hour's data version. A run of many
+                # hours has one data version for all of them in Dagster, so each hour's own
+                # fingerprint is then in its metadata only (source_fingerprint).
+                data_version=_one_hour_version(window),
             )
 
     return archive
@@ -95,6 +121,28 @@ def _finished_on(instance: dg.DagsterInstance) -> Callable[[str], bool]:
         return run is not None and run.is_finished
 
     return finished
+
+
+def _previous_on(
+    instance: dg.DagsterInstance, key: dg.AssetKey
+) -> Callable[[str], Previous | None]:
+    """The latest materialization of a partition before this run, from Dagster's records."""
+
+    def previous(partition: str) -> Previous | None:
+        found = instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
+        ).records
+        if not found or found[0].asset_materialization is None:
+            return None
+        print_ = found[0].asset_materialization.metadata.get("source_fingerprint")
+        return Previous(found[0].run_id, str(print_.value) if print_ is not None else None)
+
+    return previous
+
+
+def _one_hour_version(window: ArchiveWindow) -> dg.DataVersion | None:
+    hours = list(window.fingerprints.items())
+    return dg.DataVersion(hours[0][1]) if len(hours) == 1 else None
 
 
 def _archive_window(context: dg.AssetExecutionContext, log_source: LogSource) -> ArchiveWindow:

@@ -19,7 +19,7 @@ from prism_dagster.archive.settings import WriteSettings
 from prism_dagster.archive.window import ArchiveWindow
 from prism_dagster.archive.writer import Writer
 from prism_dagster.defs.failures import reported_as_failure
-from prism_dagster.defs.metadata import hour_line, hour_metadata, window_metadata
+from prism_dagster.defs.metadata import Previous, hour_line, hour_metadata, window_metadata
 from prism_dagster.destinations.base import Destination
 from prism_dagster.errors import HourBusyError
 from prism_dagster.names import partition_key
@@ -62,6 +62,8 @@ class ArchiveOutput:
     report_hour: Callable[[str, Mapping[str, Any]], None] | None = None
     #: Whether a run has finished (its hour leases are then stale); from the run's instance.
     run_finished: Callable[[str], bool] | None = None
+    #: The hour's materialization before this run, by partition key (provenance).
+    previous: Callable[[str], Previous | None] | None = None
 
 
 class ArchiveIOManager(dg.ConfigurableIOManager):
@@ -99,8 +101,10 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
                 busy.append((exc, hour))
                 continue
             context.log.info(hour_line(result, archive))
+            key = partition_key(hour)
             if obj.report_hour is not None:
-                obj.report_hour(partition_key(hour), hour_metadata(result, records, archive))
+                before = obj.previous(key) if obj.previous is not None else None
+                obj.report_hour(key, hour_metadata(result, records, archive, before))
             results.append(result)
         context.add_output_metadata(window_metadata(obj.window, results, archive))
         if busy:

@@ -7,6 +7,7 @@ several hours adds the window's totals under ``window_*`` names, so no hour show
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
@@ -16,7 +17,9 @@ from prism_dagster.archive.archive import Archive
 from prism_dagster.archive.schema import COST_CURRENCY
 from prism_dagster.archive.window import ArchiveWindow
 from prism_dagster.archive.writer import HourResult
+from prism_dagster.defs.columns import RECORD_COLUMN_LINEAGE
 from prism_dagster.names import hour_text
+from prism_dagster.sources.base import fingerprint_change
 
 # Metadata lists are capped so a 30-day backfill does not produce a megabyte of metadata.
 MAX_LISTED = 50
@@ -60,7 +63,58 @@ def hour_line(result: HourResult, archive: Archive) -> str:
     return f"hour {hour_text(result.hour)}: {said}; {figures} -> {where}"
 
 
-def hour_metadata(result: HourResult, records: pl.DataFrame, archive: Archive) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Previous:
+    """The hour's materialization before this run: the run that wrote it, from what source."""
+
+    run_id: str
+    source_fingerprint: str | None
+
+
+_OBJECTS = dg.TableSchema(
+    columns=[
+        dg.TableColumn("uri", "string"),
+        dg.TableColumn("kind", "string", description="records, or rejected source lines"),
+        dg.TableColumn("rows", "int"),
+        dg.TableColumn("bytes", "int"),
+        dg.TableColumn("sha256", "string"),
+    ]
+)
+
+
+def _objects(result: HourResult, archive: Archive) -> dg.TableMetadataValue:
+    """The hour's objects as the manifest lists them: URI, rows, bytes, SHA-256."""
+    m = result.manifest
+    entries = [("records", f) for f in m.files] + ([("rejects", m.rejects)] if m.rejects else [])
+    records = [
+        dg.TableRecord(
+            {
+                "uri": archive.file_uri(result.hour, f.name),
+                "kind": kind,
+                "rows": f.rows,
+                "bytes": f.bytes,
+                "sha256": f.sha256,
+            }
+        )
+        for kind, f in entries[:MAX_LISTED]
+    ]
+    return dg.MetadataValue.table(records, schema=_OBJECTS)
+
+
+def _provenance(result: HourResult, previous: Previous | None) -> dict[str, Any]:
+    """Where the hour came from: the source's fingerprint, and the run this one replaced."""
+    fingerprint = result.manifest.source_fingerprint
+    meta: dict[str, Any] = {"source_fingerprint": fingerprint or "-"}
+    if previous is not None:
+        meta["replaces_run"] = dg.MetadataValue.dagster_run(previous.run_id)
+        if previous.source_fingerprint and fingerprint:
+            meta["source_change"] = fingerprint_change(previous.source_fingerprint, fingerprint)
+    return meta
+
+
+def hour_metadata(
+    result: HourResult, records: pl.DataFrame, archive: Archive, previous: Previous | None = None
+) -> dict[str, Any]:
     """One hour's own figures, read from its manifest (what the archive now holds)."""
     m = result.manifest
     size = sum(f.bytes for f in m.files)
@@ -77,10 +131,11 @@ def hour_metadata(result: HourResult, records: pl.DataFrame, archive: Archive) -
         "source_lines": m.source_lines,
         "manifest": dg.MetadataValue.url(archive.manifest_uri(result.hour)),
         "dagster/uri": archive.hour_uri(result.hour),
-        "uris": dg.MetadataValue.json(result.uris[:MAX_LISTED]),
+        "objects": _objects(result, archive),
         "stale_files_removed": len(result.removed),
         # Left by a writer that crashed mid-upload (temp files, S3 multipart uploads).
         "unfinished_uploads_removed": len(result.cleaned),
+        **_provenance(result, previous),
     }
     if not result.kept:  # a kept hour's rows were not read in this run: no cost to sum
         meta["total_cost"] = float(records.get_column("cost").sum() or 0.0)
@@ -109,4 +164,5 @@ def window_metadata(
         "unreadable_paths": dg.MetadataValue.json(list(window.unreadable[:MAX_LISTED])),
         "ignored_files": dg.MetadataValue.json(list(window.ignored[:MAX_LISTED])),
         "destination": archive.prefix_uri(),
+        "dagster/column_lineage": RECORD_COLUMN_LINEAGE,
     }

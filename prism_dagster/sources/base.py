@@ -54,6 +54,13 @@ def fingerprint(rows: int, rejects: int, newest: datetime | None) -> str:
 EMPTY_FINGERPRINT = fingerprint(0, 0, None)
 
 
+def fingerprint_change(before: str, after: str) -> str:
+    """What differs between two fingerprints, e.g. ``rows 120 -> 125``; "unchanged" if nothing."""
+    old, new = (dict(part.split("=", 1) for part in f.split(";")) for f in (before, after))
+    changed = [f"{k} {old.get(k, '-')} -> {new.get(k, '-')}" for k in new if old.get(k) != new[k]]
+    return "; ".join(changed) or "unchanged"
+
+
 def batch_fingerprints(batch: SourceBatch, start: datetime, end: datetime) -> dict[datetime, str]:
     """The fingerprint of every hour in ``[start, end)`` of what ``batch`` holds."""
     rows = batch.rows

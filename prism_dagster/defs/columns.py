@@ -1,0 +1,46 @@
+"""The archive's columns as Dagster shows them: schema with descriptions, and column lineage."""
+
+from __future__ import annotations
+
+import dagster as dg
+import polars as pl
+
+from prism_dagster.archive.schema import (
+    FIELD_DESCRIPTIONS,
+    FIELD_SOURCES,
+    GATEWAY_DESCRIPTIONS,
+    GATEWAY_SCHEMA,
+    RECORD_SCHEMA,
+)
+from prism_dagster.names import GATEWAY_LOGS_KEY
+
+
+def _type_name(dtype: pl.DataType) -> str:
+    """A column type as analysts read it (JSON value types, timestamps in UTC)."""
+    if isinstance(dtype, pl.Datetime):
+        return "timestamp (UTC)"
+    return {pl.String: "string", pl.Int64: "int64", pl.Float64: "float64"}.get(
+        type(dtype), str(dtype).lower()
+    )
+
+
+def _schema(types: dict[str, pl.DataType], descriptions: dict[str, str]) -> dg.TableSchema:
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name, _type_name(dtype), description=descriptions[name])
+            for name, dtype in types.items()
+        ]
+    )
+
+
+#: Every archived line's 19 fields, in order.
+RECORD_TABLE_SCHEMA = _schema(RECORD_SCHEMA, FIELD_DESCRIPTIONS)
+#: The gateway columns the archive reads.
+GATEWAY_TABLE_SCHEMA = _schema(GATEWAY_SCHEMA, GATEWAY_DESCRIPTIONS)
+#: Which gateway columns each archived field comes from.
+RECORD_COLUMN_LINEAGE = dg.TableColumnLineage(
+    deps_by_column={
+        field: [dg.TableColumnDep(asset_key=GATEWAY_LOGS_KEY, column_name=c) for c in columns]
+        for field, columns in FIELD_SOURCES.items()
+    }
+)
