@@ -14,6 +14,7 @@ from prism_dagster.defs.late_rows import build_late_rows_sensor
 from prism_dagster.defs.resources import build_resources
 from prism_dagster.defs.schedules import build_schedule
 from prism_dagster.defs.sensors import build_sensors
+from prism_dagster.defs.usage import build_usage_asset, build_usage_job
 from prism_dagster.names import destination_key
 
 
@@ -21,7 +22,7 @@ def build_definitions(config: PrismConfig) -> dg.Definitions:
     """Assets, checks, jobs, schedules, sensors and resources for a configuration."""
     resources = build_resources(config)
     assets: list[object] = [GATEWAY_LOGS]
-    checks, jobs, schedules = [], [], []
+    checks, jobs, schedules, usage_jobs = [], [], [], []
     for integration in config.integrations:
         destination = resources[destination_key(integration.name)]
         assets.append(
@@ -30,11 +31,13 @@ def build_definitions(config: PrismConfig) -> dg.Definitions:
         checks += [build_destination_check(integration), build_status_check(integration)]
         job = build_archive_job(integration)
         jobs.append(job)
+        assets.append(build_usage_asset(integration))
+        usage_jobs.append(build_usage_job(integration))
         schedules.append(build_schedule(integration, job, config.catch_up))
     return dg.Definitions(
         assets=assets,
         asset_checks=checks,
-        jobs=jobs,
+        jobs=[*jobs, *usage_jobs],
         schedules=schedules,
         sensors=[*build_sensors(config, jobs), build_late_rows_sensor(config, jobs)],
         resources=resources,

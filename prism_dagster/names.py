@@ -16,6 +16,11 @@ import dagster as dg
 PARTITION_TAG = "dagster/partition"
 PARTITION_RANGE_START_TAG = "dagster/asset_partition_range_start"
 PARTITION_RANGE_END_TAG = "dagster/asset_partition_range_end"
+SCHEDULE_TAG = "dagster/schedule_name"
+SENSOR_TAG = "dagster/sensor_name"
+BACKFILL_TAG = "dagster/backfill"
+#: The job Dagster builds for the UI's Materialize (and backfills) over selected assets.
+IMPLICIT_ASSET_JOB = "__ASSET_JOB"
 #: Dagster's hourly partition keys, e.g. ``2026-03-31-14:00``.
 PARTITION_KEY_FORMAT = "%Y-%m-%d-%H:%M"
 
@@ -29,6 +34,7 @@ CAUSE_METADATA_KEY = "prism/cause"
 GATEWAY_LOGS_KEY = dg.AssetKey(["prism", "gateway_request_logs"])
 SOURCE_GROUP = "prism_source"
 ARCHIVE_GROUP = "prism_archive"
+ANALYTICS_GROUP = "prism_analytics"
 
 SOURCE_RESOURCE_KEY = "log_source"
 STATUS_RESOURCE_KEY = "prism_status_store"
@@ -45,6 +51,16 @@ AssetJob = Any
 def archive_key(integration: str) -> dg.AssetKey:
     """Asset key of an integration's archive, e.g. ``prism/archive/production``."""
     return dg.AssetKey(["prism", "archive", integration])
+
+
+def usage_key(integration: str) -> dg.AssetKey:
+    """Asset key of an integration's daily usage rollup, e.g. ``prism/usage_daily/production``."""
+    return dg.AssetKey(["prism", "usage_daily", integration])
+
+
+def usage_job_name(integration: str) -> str:
+    """Name of the job that builds one integration's daily usage rollup."""
+    return f"usage_daily_{integration}"
 
 
 def archive_job_name(integration: str) -> str:

@@ -8,6 +8,7 @@ from datetime import datetime
 from pathlib import Path
 
 import dagster as dg
+import polars as pl
 
 from prism_dagster.archive import layout
 from prism_dagster.config import PrismConfig, SpoolSourceConfig, load_config, secret_env_values
@@ -21,6 +22,8 @@ from prism_dagster.names import (
     PARTITION_RANGE_START_TAG,
     archive_job_name,
     partition_key,
+    usage_job_name,
+    usage_key,
 )
 from prism_dagster.sources.simulate import simulate
 
@@ -40,6 +43,8 @@ class DemoSummary:
     files: int
     bytes: int
     location: str
+    #: The daily usage rollup of the window's first (closed) day: (day, its table).
+    usage: tuple[str, pl.DataFrame] | None = None
 
 
 def dagster_instance(root: Path) -> dg.DagsterInstance:
@@ -85,11 +90,30 @@ def archive_window(
         run = instance.get_run_by_id(result.run_id)
         if run is not None:
             record_outcome(store, instance, run, names, secret_env_values(config))
-        summaries.append(summarize(config, integration.name, first, end))
+        usage = daily_usage(defs, integration.name, first, instance)
+        summaries.append(summarize(config, integration.name, first, end, usage))
     return summaries
 
 
-def summarize(config: PrismConfig, name: str, start: datetime, end: datetime) -> DemoSummary:
+def daily_usage(
+    defs: dg.Definitions, name: str, first: datetime, instance: dg.DagsterInstance
+) -> tuple[str, pl.DataFrame] | None:
+    """Build the rollup of ``first``'s UTC day, once that day has ended (else None)."""
+    day = first.strftime("%Y-%m-%d")
+    job = defs.resolve_job_def(usage_job_name(name))
+    if day not in job.partitions_def.get_partition_keys(dynamic_partitions_store=instance):
+        return None
+    result = job.execute_in_process(run_config=_QUIET, instance=instance, partition_key=day)
+    return day, result.output_for_node(usage_key(name).to_python_identifier())
+
+
+def summarize(
+    config: PrismConfig,
+    name: str,
+    start: datetime,
+    end: datetime,
+    usage: tuple[str, pl.DataFrame] | None = None,
+) -> DemoSummary:
     """Totals of an integration's archive over ``[start, end)``, from its manifests."""
     integration = next(i for i in config.integrations if i.name == name)
     archive = live_archive(integration)
@@ -104,6 +128,7 @@ def summarize(config: PrismConfig, name: str, start: datetime, end: datetime) ->
         files=sum(len(m.files) for m in manifests),
         bytes=sum(f.bytes for m in manifests for f in m.files),
         location=archive.uri(),
+        usage=usage,
     )
 
 
