@@ -12,7 +12,6 @@ import polars as pl
 from prism_dagster.config import Integration
 from prism_dagster.names import (
     ANALYTICS_GROUP,
-    INTEGRATION_TAG,
     AssetJob,
     archive_key,
     usage_job_name,
@@ -79,7 +78,6 @@ def build_usage_asset(integration: Integration) -> dg.AssetsDefinition:
         ins={"archive": dg.AssetIn(source, partition_mapping=_HOURS_OF_THE_DAY)},
         group_name=ANALYTICS_GROUP,
         kinds={"polars"},
-        tags={INTEGRATION_TAG: integration.name},
         metadata={"dagster/column_schema": schema},
     )
     def usage_daily(context: dg.AssetExecutionContext, archive: pl.DataFrame) -> dg.Output:
