@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 
 AZURITE := node_modules/.bin/azurite-blob
 
-.PHONY: install demo test lint format dev bench clean postgres
+.PHONY: install demo test lint format dev bench clean postgres browser
 
 # Reinstall whenever the pinned dependencies change.
 $(STAMP): pyproject.toml
@@ -26,7 +26,14 @@ postgres:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql; \
 	fi
 
-install: $(STAMP) $(AZURITE) postgres
+# The browser smoke test drives Debian's chromium with Playwright (whose own browser download
+# is not reachable): never `playwright install`.
+browser:
+	@if [ ! -x /usr/bin/chromium ]; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	fi
+
+install: $(STAMP) $(AZURITE) postgres browser
 
 demo: $(STAMP)
 	$(BIN)/prism-dagster demo
@@ -39,7 +46,7 @@ format: $(STAMP)
 	$(BIN)/ruff check --fix prism_dagster prism_dagster_tests benchmarks
 	$(BIN)/ruff format prism_dagster prism_dagster_tests benchmarks
 
-test: lint $(AZURITE) postgres
+test: lint $(AZURITE) postgres browser
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/pytest
 
 # The Dagster UI on http://127.0.0.1:3000, with the demo's runs (same DAGSTER_HOME).
