@@ -9,11 +9,13 @@ import shutil
 import subprocess
 import time
 from pathlib import Path
+from subprocess import CompletedProcess
 from typing import Any
 
+from prism_dagster.archive.schema import RECORD_COLUMNS
 from prism_dagster.lifecycle.status import IntegrationState, Status, StatusStore
 from prism_dagster.sources.simulate import simulate
-from prism_dagster_tests.support.dagster_dev import dagster_dev
+from prism_dagster_tests.support.dagster_dev import COLUMN_SCHEMA, HOUR_LINEAGE, dagster_dev
 from prism_dagster_tests.support.process import REPO_ROOT
 from prism_dagster_tests.support.rows import hour
 
@@ -34,12 +36,13 @@ def _config(path: Path, spool: Path, archive: Path, blocker: Path, store: Path) 
     return path
 
 
-def _cli(home: Path, config: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """A Dagster CLI command that executes its run in its own process, on the dev instance."""
+def _cli(home: Path, config: Path, *args: str, tool: str = "dagster") -> CompletedProcess[str]:
+    """A command on the dev instance: Dagster's CLI (executing its run in its own process,
+    on our code location), or ours."""
     env = {**os.environ, "DAGSTER_HOME": str(home), "PRISM_CONFIG": str(config)}
-    dagster = shutil.which("dagster")
-    assert dagster is not None, "run the suite with `make test` (dagster on PATH)"
-    command = [dagster, *args, "-m", "prism_dagster.definitions"]
+    found = shutil.which(tool)
+    assert found is not None, f"run the suite with `make test` ({tool} on PATH)"
+    command = [found, *args, *(["-m", "prism_dagster.definitions"] if tool == "dagster" else [])]
     return subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True)
 
 
@@ -71,6 +74,12 @@ def test_backfill_shows_each_hour_and_cli_runs_keep_status(spool: Path, tmp_path
         backfill = dev.backfill(PROD, HOURS)
         assert dev.wait_for_backfill(backfill) == "COMPLETED_SUCCESS"
         events = dev.materializations(PROD, HOURS)
+        # The analyst's questions, through the webserver and through our CLI.
+        columns = dev.graphql(COLUMN_SCHEMA, {"key": {"path": PROD}})["assetNodeOrError"]
+        chain_gql = dev.graphql(HOUR_LINEAGE, {"key": {"path": PROD}, "hour": HOURS[2]})
+        chain_cli = _cli(
+            home, config, *("lineage", "prod", "2026-03-31T22", "--json"), tool="prism-dagster"
+        )
         # Runs executed in the CLI's own process: the daemon's run-status sensors see them.
         failed = _cli(
             home,
@@ -99,3 +108,21 @@ def test_backfill_shows_each_hour_and_cli_runs_keep_status(spool: Path, tmp_path
     assert failed.returncode != 0 and executed.returncode == 0, executed.stderr[-2000:]
     assert str(blocker) in (broken.last_error or "")
     assert prod.status is Status.ACTIVE and prod.last_error is None
+    # Lineage: the README's GraphQL query and `prism-dagster lineage` tell the same chain.
+    [gql] = chain_gql["assetOrError"]["assetMaterializations"]
+    chain = json.loads(chain_cli.stdout)
+    tags = {t["key"]: t["value"] for t in gql["runOrError"]["tags"]}
+    assert [w["run_id"] for w in chain["writes"]] == [gql["runId"]]
+    assert tags["dagster/backfill"] == backfill
+    assert chain["writes"][0]["launched_by"] == f"backfill {backfill}"
+    fingerprint = {e["label"]: e for e in gql["metadataEntries"]}["source_fingerprint"]["text"]
+    assert chain["fingerprint_archived"] == fingerprint == chain["fingerprint_now"]
+    assert chain["complete"], chain["problems"]
+    # Column schema on the definition, column lineage on each hour's materialization.
+    [schema] = [e for e in columns["metadataEntries"] if e["label"] == "dagster/column_schema"]
+    assert tuple(c["name"] for c in schema["schema"]["columns"]) == RECORD_COLUMNS
+    lineage = {
+        entry["columnName"]: {d["columnName"] for d in entry["columnDeps"]}
+        for entry in by_hour[HOURS[0]]["dagster/column_lineage"]
+    }
+    assert lineage["timestamp"] == {"started_at", "created_at"}

@@ -8,10 +8,12 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
+from prism_dagster.cli.sql import add_parser as add_sql_parser
 from prism_dagster.errors import PrismError
 
 
 def _demo(args: argparse.Namespace) -> int:
+    from prism_dagster.archive.schema import COST_CURRENCY
     from prism_dagster.cli.demo import run_demo
 
     summaries = run_demo(args.config, rate=args.rate)
@@ -21,6 +23,13 @@ def _demo(args: argparse.Namespace) -> int:
             f"{s.rows} rows, {s.rejected_rows} rejected, {s.files} files, {s.bytes} bytes "
             f"-> {s.location}"
         )
+        if s.usage is not None:
+            day, table = s.usage
+            top = ", ".join(
+                f"{r['model']} {r['cost']:.2f} {COST_CURRENCY} ({r['requests']} requests)"
+                for r in table.head(3).iter_rows(named=True)
+            )
+            print(f"  {day} top models by cost (prism/usage_daily/{s.integration}): {top}")
     print("Open the Dagster UI on these runs: see README.md, 'The Dagster UI'.")
     return 0
 
@@ -71,6 +80,14 @@ def _simulate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _lineage(args: argparse.Namespace) -> int:
+    from prism_dagster.cli.lineage import lineage, render
+    from prism_dagster.config import load_config
+
+    print(render(lineage(load_config(args.config), args.name, args.hour), args.json))
+    return 0
+
+
 def _now_hour() -> str:
     return f"{datetime.now(UTC):%Y-%m-%dT%H}"
 
@@ -107,6 +124,14 @@ def parser() -> argparse.ArgumentParser:
             "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
         )
         toggle.set_defaults(run=_pause)
+    chain = sub.add_parser("lineage", help="one archived hour: its runs, source and objects")
+    chain.add_argument("name", help="integration name in prism.yaml")
+    chain.add_argument("hour", help="UTC hour, e.g. 2026-03-31T14")
+    chain.add_argument("--json", action="store_true", help="machine-readable output")
+    chain.add_argument(
+        "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
+    )
+    chain.set_defaults(run=_lineage)
     sim = sub.add_parser("simulate", help="write realistic gateway traffic into a spool folder")
     sim.add_argument("--spool", type=Path, default=Path(".prism/spool"))
     sim.add_argument("--start", required=True, help="first UTC hour, e.g. 2026-03-31T00")
@@ -115,6 +140,7 @@ def parser() -> argparse.ArgumentParser:
     sim.add_argument("--seed", type=int, default=0, help="same seed, same traffic")
     sim.add_argument("--bad-lines", type=int, default=0, help="malformed lines per hour")
     sim.set_defaults(run=_simulate)
+    add_sql_parser(sub)
     return top
 
 

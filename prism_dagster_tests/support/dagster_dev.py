@@ -55,7 +55,43 @@ query Materializations($key: AssetKeyInput!, $partitions: [String!]) {
           ... on TextMetadataEntry { text }
           ... on UrlMetadataEntry { url }
           ... on FloatMetadataEntry { floatValue }
+          ... on TableColumnLineageMetadataEntry {
+            lineage { columnName columnDeps { assetKey { path } columnName } }
+          }
         }
+      }
+    }
+  }
+}
+"""
+# The README's lineage query: every materialization of one hour, its run and how it launched.
+HOUR_LINEAGE = """
+query HourLineage($key: AssetKeyInput!, $hour: String!) {
+  assetOrError(assetKey: $key) {
+    ... on Asset {
+      assetMaterializations(partitions: [$hour]) {
+        runId
+        timestamp
+        runOrError { ... on Run { tags { key value } } }
+        metadataEntries {
+          label
+          ... on TextMetadataEntry { text }
+          ... on IntMetadataEntry { intValue }
+          ... on UrlMetadataEntry { url }
+        }
+      }
+    }
+  }
+}
+"""
+# The asset's definition as the catalog shows it: its column schema.
+COLUMN_SCHEMA = """
+query Columns($key: AssetKeyInput!) {
+  assetNodeOrError(assetKey: $key) {
+    ... on AssetNode {
+      metadataEntries {
+        label
+        ... on TableSchemaMetadataEntry { schema { columns { name type description } } }
       }
     }
   }

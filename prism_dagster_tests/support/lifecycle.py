@@ -51,11 +51,16 @@ class Daemon:
         ) as context:
             return sensor(context)
 
-    def launch(self, request: dg.RunRequest, name: str = "prod") -> dg.ExecuteInProcessResult:
-        """Run a request for real, then fire the run-status sensors the daemon would."""
+    def launch(
+        self, request: dg.RunRequest, name: str = "prod", by: dict[str, str] | None = None
+    ) -> dg.ExecuteInProcessResult:
+        """Run a request for real, then fire the run-status sensors the daemon would.
+
+        ``by``: the tag the daemon adds naming what launched it (schedule or sensor).
+        """
         job = self.defs.resolve_job_def(archive_job_name(name))
         result = job.execute_in_process(
-            instance=self.instance, tags=request.tags, raise_on_error=False
+            instance=self.instance, tags={**request.tags, **(by or {})}, raise_on_error=False
         )
         return self._report(result)
 

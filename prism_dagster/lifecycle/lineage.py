@@ -1,0 +1,141 @@
+"""One archived hour's chain, from Dagster's own records: the runs that wrote it, how each was
+launched, the source's fingerprint then and now, and the manifest's objects."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+import dagster as dg
+
+from prism_dagster.archive.archive import Archive
+from prism_dagster.lifecycle.late_rows import archived_fingerprint
+from prism_dagster.names import (
+    BACKFILL_TAG,
+    ERROR_RETRY_SENSOR,
+    IMPLICIT_ASSET_JOB,
+    LATE_ROWS_SENSOR,
+    SCHEDULE_TAG,
+    SENSOR_TAG,
+    archive_key,
+    hour_text,
+    partition_key,
+)
+
+#: How a run was launched, by the sensor that launched it.
+_SENSORS = {LATE_ROWS_SENSOR: "late-rows sensor", ERROR_RETRY_SENSOR: "error retry"}
+
+
+@dataclass(frozen=True)
+class Write:
+    """One materialization of the hour: which run, when, how launched, from what source."""
+
+    run_id: str
+    at: str
+    launched_by: str
+    rows: int | None
+    source_fingerprint: str | None
+
+
+@dataclass
+class HourLineage:
+    """Everything an analyst asks of one archived hour."""
+
+    integration: str
+    hour: str
+    partition: str
+    writes: list[Write]
+    fingerprint_archived: str | None
+    fingerprint_now: str | None
+    manifest: str
+    objects: list[dict[str, Any]] = field(default_factory=list)
+    complete: bool = False
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def current(self) -> bool:
+        """Whether the source still holds what was archived (no late rows waiting)."""
+        return (
+            self.fingerprint_now is not None and self.fingerprint_now == self.fingerprint_archived
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {**asdict(self), "source_unchanged": self.current}
+
+
+def launched_by(run: dg.DagsterRun | None) -> str:
+    """How a run was launched, in operator words, from the tags Dagster sets."""
+    if run is None:
+        return "unknown (run deleted)"
+    tags = run.tags
+    if BACKFILL_TAG in tags:
+        return f"backfill {tags[BACKFILL_TAG]}"
+    if SCHEDULE_TAG in tags:
+        return f"schedule {tags[SCHEDULE_TAG]}"
+    if SENSOR_TAG in tags:
+        name = tags[SENSOR_TAG]
+        return _SENSORS.get(name, f"sensor {name}")
+    if run.job_name == IMPLICIT_ASSET_JOB:
+        return "UI Materialize (asset job)"
+    return f"manual run of {run.job_name} (launchpad, CLI or API)"
+
+
+def writes(instance: dg.DagsterInstance, integration: str, hour: datetime) -> list[Write]:
+    """Every materialization of the hour, oldest first, from the instance's event log."""
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(
+            asset_key=archive_key(integration), asset_partitions=[partition_key(hour)]
+        ),
+        limit=1000,
+        ascending=True,
+    ).records
+    out = []
+    for record in records:
+        meta = record.asset_materialization.metadata if record.asset_materialization else {}
+        rows, fingerprint = meta.get("dagster/row_count"), meta.get("source_fingerprint")
+        out.append(
+            Write(
+                run_id=record.run_id,
+                at=hour_text(datetime.fromtimestamp(record.timestamp).astimezone()),
+                launched_by=launched_by(instance.get_run_by_id(record.run_id)),
+                rows=int(rows.value) if rows is not None else None,
+                source_fingerprint=str(fingerprint.value) if fingerprint is not None else None,
+            )
+        )
+    return out
+
+
+def hour_lineage(
+    instance: dg.DagsterInstance,
+    archive: Archive,
+    hour: datetime,
+    fingerprint_now: str | None,
+    problems: list[str],
+) -> HourLineage:
+    """The chain for one hour; ``problems`` are what the archive's verification found."""
+    manifest = archive.manifest(hour)
+    objects = []
+    if manifest is not None:
+        entries = [*manifest.files, *([manifest.rejects] if manifest.rejects else [])]
+        objects = [
+            {
+                "uri": archive.file_uri(hour, f.name),
+                "rows": f.rows,
+                "bytes": f.bytes,
+                "sha256": f.sha256,
+            }
+            for f in entries
+        ]
+    return HourLineage(
+        integration=archive.integration,
+        hour=hour_text(hour),
+        partition=partition_key(hour),
+        writes=writes(instance, archive.integration, hour),
+        fingerprint_archived=archived_fingerprint(archive, hour) if manifest else None,
+        fingerprint_now=fingerprint_now,
+        manifest=archive.manifest_uri(hour),
+        objects=objects,
+        complete=manifest is not None and not problems,
+        problems=problems,
+    )

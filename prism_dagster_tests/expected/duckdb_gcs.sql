@@ -1,0 +1,97 @@
+-- prism-dagster sql lake_gcs --engine duckdb
+-- Integration 'lake_gcs' (gcs): every archived hour under
+--   gs://acme-llm-logs-gcs/prism/production/logs/
+-- Reads only batch_*.jsonl.gz: never _manifest.json or _rejects_*.
+-- day (DATE), hour (0-23) and hour_start (TIMESTAMP, UTC) come from each file's
+-- path: a filter on them reads only the matching hours' files.
+-- Create the view once at least one hour is archived: DuckDB refuses a glob that
+-- matches no file.
+
+INSTALL httpfs;
+LOAD httpfs;
+
+-- DuckDB reads GCS with an HMAC key of the service account (Cloud Storage >
+-- Settings > Interoperability), not with its JSON key: export both variables.
+-- (Or BEARER_TOKEN getenv('PRISM_GCS_ACCESS_TOKEN'), from
+-- `gcloud auth print-access-token`, instead of KEY_ID and SECRET.)
+CREATE OR REPLACE SECRET prism_lake_gcs (
+    TYPE gcs,
+    KEY_ID getenv('PRISM_GCS_HMAC_KEY_ID'),
+    SECRET getenv('PRISM_GCS_HMAC_SECRET'),
+    SCOPE 'gs://acme-llm-logs-gcs/prism/production/'
+);
+
+CREATE OR REPLACE VIEW lake_gcs_logs AS
+SELECT
+    "request_id",
+    "model",
+    "provider",
+    "resolved_model",
+    "latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cost",
+    "status_code",
+    "is_stream",
+    "is_error",
+    "error_message",
+    "cache_hit",
+    "fallback_used",
+    "guardrail_triggered",
+    "routing_strategy",
+    "timestamp",
+    "event_type",
+    CAST(strptime(regexp_extract(filename, '/(\d{4}/\d{2}/\d{2}/hour=\d{2})/batch_[^/]*\.jsonl\.gz$', 1), '%Y/%m/%d/hour=%H') AS DATE) AS day,
+    CAST(hour(strptime(regexp_extract(filename, '/(\d{4}/\d{2}/\d{2}/hour=\d{2})/batch_[^/]*\.jsonl\.gz$', 1), '%Y/%m/%d/hour=%H')) AS INTEGER) AS hour,
+    strptime(regexp_extract(filename, '/(\d{4}/\d{2}/\d{2}/hour=\d{2})/batch_[^/]*\.jsonl\.gz$', 1), '%Y/%m/%d/hour=%H') AS hour_start
+FROM read_json(
+    'gs://acme-llm-logs-gcs/prism/production/logs/*/*/*/hour=*/batch_*.jsonl.gz',
+    columns = {
+        'request_id': 'VARCHAR',
+        'model': 'VARCHAR',
+        'provider': 'VARCHAR',
+        'resolved_model': 'VARCHAR',
+        'latency_ms': 'BIGINT',
+        'input_tokens': 'BIGINT',
+        'output_tokens': 'BIGINT',
+        'total_tokens': 'BIGINT',
+        'cost': 'DOUBLE',
+        'status_code': 'BIGINT',
+        'is_stream': 'BOOLEAN',
+        'is_error': 'BOOLEAN',
+        'error_message': 'VARCHAR',
+        'cache_hit': 'BOOLEAN',
+        'fallback_used': 'BOOLEAN',
+        'guardrail_triggered': 'BOOLEAN',
+        'routing_strategy': 'VARCHAR',
+        'timestamp': 'VARCHAR',
+        'event_type': 'VARCHAR'
+    },
+    format = 'newline_delimited',
+    compression = 'gzip',
+    filename = true,
+    hive_partitioning = false
+);
+COMMENT ON COLUMN lake_gcs_logs."request_id" IS 'The gateway''s id of the request.';
+COMMENT ON COLUMN lake_gcs_logs."model" IS 'Model name the caller asked for.';
+COMMENT ON COLUMN lake_gcs_logs."provider" IS 'LLM provider that served the request (openai, anthropic, ...).';
+COMMENT ON COLUMN lake_gcs_logs."resolved_model" IS 'Exact model version the provider ran.';
+COMMENT ON COLUMN lake_gcs_logs."latency_ms" IS 'Time from request to complete response, in milliseconds.';
+COMMENT ON COLUMN lake_gcs_logs."input_tokens" IS 'Prompt tokens billed.';
+COMMENT ON COLUMN lake_gcs_logs."output_tokens" IS 'Completion tokens billed.';
+COMMENT ON COLUMN lake_gcs_logs."total_tokens" IS 'Input plus output tokens.';
+COMMENT ON COLUMN lake_gcs_logs."cost" IS 'Price of the request in US dollars.';
+COMMENT ON COLUMN lake_gcs_logs."status_code" IS 'HTTP status the gateway returned.';
+COMMENT ON COLUMN lake_gcs_logs."is_stream" IS 'Whether the response was streamed.';
+COMMENT ON COLUMN lake_gcs_logs."is_error" IS 'Whether the request failed.';
+COMMENT ON COLUMN lake_gcs_logs."error_message" IS 'The error, cut to 500 characters; empty when none.';
+COMMENT ON COLUMN lake_gcs_logs."cache_hit" IS 'Whether the gateway answered from its cache.';
+COMMENT ON COLUMN lake_gcs_logs."fallback_used" IS 'Whether routing fell back to another model or provider.';
+COMMENT ON COLUMN lake_gcs_logs."guardrail_triggered" IS 'Whether a guardrail blocked or changed the request.';
+COMMENT ON COLUMN lake_gcs_logs."routing_strategy" IS 'The gateway''s routing strategy for the request; empty when none.';
+COMMENT ON COLUMN lake_gcs_logs."timestamp" IS 'When the request started (else was logged), UTC ISO 8601 with milliseconds.';
+COMMENT ON COLUMN lake_gcs_logs."event_type" IS 'Always ''request'': one line per LLM request.';
+COMMENT ON COLUMN lake_gcs_logs."day" IS 'UTC day of the hour the row is archived under (from the file''s path).';
+COMMENT ON COLUMN lake_gcs_logs."hour" IS 'UTC hour of day, 0-23, the row is archived under (from the file''s path).';
+COMMENT ON COLUMN lake_gcs_logs."hour_start" IS 'Start of the UTC hour the row is archived under (from the file''s path).';
