@@ -11,6 +11,7 @@ from prism_dagster.defs.assets import GATEWAY_LOGS, build_archive_asset
 from prism_dagster.defs.checks import build_destination_check, build_status_check
 from prism_dagster.defs.jobs import build_archive_job
 from prism_dagster.defs.late_rows import build_late_rows_sensor
+from prism_dagster.defs.reconcile import build_archive_complete_check
 from prism_dagster.defs.resources import build_resources
 from prism_dagster.defs.schedules import build_schedule
 from prism_dagster.defs.sensors import build_sensors
@@ -29,6 +30,7 @@ def build_definitions(config: PrismConfig) -> dg.Definitions:
             build_archive_asset(integration, destination, config.catch_up.max_hours_per_run)
         )
         checks += [build_destination_check(integration), build_status_check(integration)]
+        checks.append(build_archive_complete_check(integration, config.catch_up.max_hours_per_run))
         job = build_archive_job(integration)
         jobs.append(job)
         assets.append(build_usage_asset(integration))

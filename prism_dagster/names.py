@@ -41,6 +41,10 @@ STATUS_RESOURCE_KEY = "prism_status_store"
 STATUS_SENSOR = "prism_status"
 #: The asset check that is red while an integration is in Error (catalog and asset health).
 STATUS_CHECK = "integration_status"
+#: The asset check that writes, reads, lists and deletes a probe object (Validate & Continue).
+DESTINATION_CHECK = "destination_writable"
+#: The per-hour check proving each archived hour (manifest, objects, totals, source).
+ARCHIVE_COMPLETE_CHECK = "archive_complete"
 LATE_ROWS_SENSOR = "prism_late_rows"
 ERROR_RETRY_SENSOR = "prism_error_retry"
 

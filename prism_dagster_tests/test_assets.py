@@ -272,7 +272,8 @@ def test_definitions_module_loads_from_prism_config(
         cwd=tmp_path,
         check=True,
     ).stdout.splitlines()
-    assert out[0] == str(sorted(["prism/archive/prod", GATEWAY_LOGS.key.to_user_string()]))
+    keys = ["prism/archive/prod", "prism/usage_daily/prod", GATEWAY_LOGS.key.to_user_string()]
+    assert out[0] == str(sorted(keys))
     assert out[1] == "['prism/gateway_request_logs']"
     assert out[2] == "2026-03-31-00:00"
 

@@ -9,6 +9,7 @@ import dagster as dg
 
 from prism_dagster.cli.lineage import lineage, render
 from prism_dagster.config import parse_config
+from prism_dagster.definitions import build_definitions
 from prism_dagster.names import SCHEDULE_TAG, SENSOR_TAG
 from prism_dagster.sources.simulate import simulate
 from prism_dagster_tests.support.lifecycle import Daemon
@@ -67,3 +68,20 @@ def test_lineage_lists_every_run_that_wrote_the_hour(spool, tmp_path, monkeypatc
     # Before the re-archive, the late row was waiting: the source had moved on.
     assert not waiting.current and waiting.fingerprint_now != waiting.fingerprint_archived
     assert "late rows waiting: rows" in render(waiting, False), render(waiting, False)
+
+
+def test_lineage_says_an_hour_with_a_corrupt_object_is_not_complete(spool, tmp_path) -> None:
+    simulate(spool, hour("2026-04-01T00"), hour("2026-04-01T01"), rate=30, seed=6)
+    raw = _raw(spool, tmp_path)
+    config = parse_config(raw)
+    with dg.instance_for_test() as instance:
+        job = build_definitions(config).resolve_job_def("archive_prod")
+        assert job.execute_in_process(partition_key="2026-04-01-00:00", instance=instance).success
+        [batch] = (tmp_path / "archive").rglob("batch_*")
+        data = bytearray(batch.read_bytes())
+        data[len(data) // 2] ^= 0xFF  # one flipped byte
+        batch.write_bytes(bytes(data))
+        chain = lineage(config, "prod", "2026-04-01T00")
+    assert not chain.complete and len(chain.writes) == 1
+    assert any(batch.name in p and "SHA-256" in p for p in chain.problems), chain.problems
+    assert "complete: NO" in render(chain, False)

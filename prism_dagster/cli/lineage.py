@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from prism_dagster.archive import layout
+from prism_dagster.archive.verify import Severity, verify_hour
 from prism_dagster.cli.demo import PRISM_DIR, dagster_instance
 from prism_dagster.config import PrismConfig, find_integration, parse_hour
 from prism_dagster.defs.resources import live, live_archive
@@ -21,10 +22,9 @@ def lineage(config: PrismConfig, name: str, hour_text: str) -> HourLineage:
         now = live(config.source.log_source()).fingerprints(hour, hour + layout.ONE_HOUR)
     except PrismError:
         now = {}  # an unreachable source: "now" is unknown, the rest of the chain still holds
-    problems = [
-        f"{entry['uri']} is missing"
-        for entry in []  # replaced below by the archive's verification
-    ]
+    # Complete means what the reconciliation check proves: every object there, matching.
+    report = verify_hour(archive, hour, now.get(hour))
+    problems = [f.message for f in report.findings if f.severity is Severity.ERROR]
     return hour_lineage(dagster_instance(PRISM_DIR), archive, hour, now.get(hour), problems)
 
 
@@ -36,12 +36,14 @@ def render(chain: HourLineage, as_json: bool) -> str:
     lines.append(
         "  complete: yes" if chain.complete else "  complete: NO: " + "; ".join(chain.problems)
     )
-    if chain.fingerprint_now is None:
+    if chain.fingerprint_archived is None:
+        source = "the hour is not archived"
+    elif chain.fingerprint_now is None:
         source = "the source could not be read now"
     elif chain.current:
         source = "unchanged since archived"
     else:
-        change = fingerprint_change(chain.fingerprint_archived or "", chain.fingerprint_now)
+        change = fingerprint_change(chain.fingerprint_archived, chain.fingerprint_now)
         source = f"changed since archived, late rows waiting: {change}"
     lines += [
         f"  source:   archived {chain.fingerprint_archived or '-'}",

@@ -7,7 +7,7 @@ from prism_dagster.config import Integration
 from prism_dagster.defs.resources import StatusStoreResource
 from prism_dagster.defs.sensors import status_evaluation
 from prism_dagster.lifecycle.validate import Outcome, validate_destination
-from prism_dagster.names import STATUS_CHECK, archive_key, destination_key
+from prism_dagster.names import DESTINATION_CHECK, STATUS_CHECK, archive_key, destination_key
 
 
 def build_destination_check(integration: Integration) -> dg.AssetChecksDefinition:
@@ -16,7 +16,7 @@ def build_destination_check(integration: Integration) -> dg.AssetChecksDefinitio
 
     @dg.asset_check(
         asset=archive_key(integration.name),
-        name="destination_writable",
+        name=DESTINATION_CHECK,
         description="Writes a probe object under the prefix, reads it back, lists the prefix "
         "and deletes the probe: the same steps as `prism-dagster validate`.",
         required_resource_keys={key},

@@ -14,7 +14,11 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from prism_dagster.names import ARCHIVE_COMPLETE_CHECK, DESTINATION_CHECK, STATUS_CHECK
 from prism_dagster_tests.support.process import HOST, REPO_ROOT, free_port
+
+# Every check of an archive asset: what the UI's Materialize selects with it.
+ASSET_CHECKS = (DESTINATION_CHECK, STATUS_CHECK, ARCHIVE_COMPLETE_CHECK)
 
 LAUNCH_RUN = """
 mutation Launch($params: ExecutionParams!) {
@@ -125,7 +129,10 @@ class DagsterDev:
                 "repositoryName": "__repository__",
                 "jobName": "__ASSET_JOB",
                 "assetSelection": [{"path": asset}],
-                "assetCheckSelection": [],
+                # The UI's Materialize selects the asset's checks too.
+                "assetCheckSelection": [
+                    {"assetKey": {"path": asset}, "name": name} for name in ASSET_CHECKS
+                ],
             },
             "runConfigData": {},
             "executionMetadata": {"tags": [{"key": "dagster/partition", "value": partition}]},
