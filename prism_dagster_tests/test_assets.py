@@ -20,9 +20,12 @@ from prism_dagster.archive.schema import RECORD_COLUMNS
 from prism_dagster.config import parse_config
 from prism_dagster.definitions import build_definitions
 from prism_dagster.defs.assets import GATEWAY_LOGS, build_archive_asset
+from prism_dagster.defs.resources import build_resources
 from prism_dagster.names import PARTITION_KEY_FORMAT as HOUR_KEY
-from prism_dagster.names import archive_job_name, archive_key
+from prism_dagster.names import SOURCE_RESOURCE_KEY, archive_job_name, archive_key, destination_key
+from prism_dagster.sources.base import SourceBatch
 from prism_dagster.sources.simulate import simulate
+from prism_dagster.sources.spool import SpoolSource
 from prism_dagster_tests.support.archive_reader import read_archive_lines, tree_bytes
 from prism_dagster_tests.support.rows import gateway_row, hour, write_spool
 
@@ -352,3 +355,41 @@ def test_the_assets_carry_column_schema_lineage_tags_and_owners(
     assert {d.column_name for d in lineage["timestamp"]} == {"started_at", "created_at"}
     assert [d.column_name for d in lineage["cost"]] == ["cost"] and lineage["event_type"] == []
     assert all(d.asset_key == GATEWAY_LOGS.key for deps in lineage.values() for d in deps)
+
+
+_READS: list[tuple[str, list[str]]] = []
+
+
+class _WatchedSpool(SpoolSource):
+    """A spool that notes, at each read, which hours are archived already."""
+
+    archive: str
+
+    def read_window(self, start: datetime, end: datetime) -> SourceBatch:
+        done = sorted(p.parent.name for p in Path(self.archive).rglob("_manifest.json"))
+        _READS.append((f"{start:%H}-{end:%H}", done))
+        return super().read_window(start, end)
+
+
+def test_a_multi_hour_run_writes_each_hour_before_it_reads_the_next(
+    spool: Path, archive_root: Path
+) -> None:
+    simulate(spool, START, END, rate=60, seed=13)
+    config = parse_config(_config(spool, archive_root))
+    integration = config.integrations[0]
+    resources = build_resources(config)
+    resources[SOURCE_RESOURCE_KEY] = _WatchedSpool(path=str(spool), archive=str(archive_root))
+    asset = build_archive_asset(integration, resources[destination_key("prod")], 24)
+    _READS.clear()
+    with dg.instance_for_test() as instance:
+        tags = {
+            "dagster/asset_partition_range_start": "2026-03-31-22:00",
+            "dagster/asset_partition_range_end": "2026-04-01-01:00",
+        }
+        assert dg.materialize([asset], instance=instance, resources=resources, tags=tags).success
+    assert _READS == [
+        ("22-23", []),
+        ("23-00", ["hour=22"]),
+        ("00-01", ["hour=22", "hour=23"]),
+        ("01-02", ["hour=00", "hour=22", "hour=23"]),
+    ]

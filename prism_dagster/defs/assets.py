@@ -3,20 +3,20 @@
 import re
 import warnings
 from collections.abc import Callable
+from functools import partial
 
 import dagster as dg
 
 from prism_dagster.archive.archive import Archive
-from prism_dagster.archive.normalize import normalize
+from prism_dagster.archive.layout import ONE_HOUR
 from prism_dagster.archive.schema import COST_CURRENCY
-from prism_dagster.archive.window import ArchiveWindow
+from prism_dagster.archive.window import ArchiveWindow, read_hour
 from prism_dagster.config import Integration, destination_identity
 from prism_dagster.defs.columns import GATEWAY_TABLE_SCHEMA, RECORD_TABLE_SCHEMA
 from prism_dagster.defs.failures import reported_as_failure
-from prism_dagster.defs.io_manager import ArchiveOutput
+from prism_dagster.defs.io_manager import ArchiveOutput, logged_to
 from prism_dagster.defs.metadata import Previous
 from prism_dagster.destinations.base import Destination
-from prism_dagster.errors import BadRecordsError
 from prism_dagster.names import (
     ARCHIVE_GROUP,
     DESTINATION_TAG,
@@ -29,7 +29,6 @@ from prism_dagster.names import (
     io_manager_key,
 )
 from prism_dagster.sources import LogSource
-from prism_dagster.sources.base import batch_fingerprints
 
 #: The gateway's request-log store, declared so lineage shows source -> archive.
 GATEWAY_LOGS = dg.AssetSpec(
@@ -39,7 +38,6 @@ GATEWAY_LOGS = dg.AssetSpec(
     kinds={"json"},
     metadata={"dagster/column_schema": GATEWAY_TABLE_SCHEMA},
 )
-_SHOWN_REJECTS = 5
 # Dagster tag values: letters, digits, "_", "-" and ".", at most 63 characters.
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9_.-]{1,63}$")
 
@@ -93,7 +91,7 @@ def build_archive_asset(
             },
         )
         def archive(context: dg.AssetExecutionContext, log_source: LogSource) -> dg.Output:
-            with reported_as_failure():
+            with reported_as_failure(), logged_to(context.log):
                 window = _archive_window(context, log_source)
             return dg.Output(
                 ArchiveOutput(
@@ -107,7 +105,7 @@ def build_archive_asset(
                 # One hour: the source's fingerprint is the hour's data version. A run of many
                 # hours has one data version for all of them in Dagster, so each hour's own
                 # fingerprint is then in its metadata only (source_fingerprint).
-                data_version=_one_hour_version(window),
+                data_version=dg.DataVersion(window.first.fingerprint) if window.first else None,
             )
 
     return archive
@@ -140,41 +138,12 @@ def _previous_on(
     return previous
 
 
-def _one_hour_version(window: ArchiveWindow) -> dg.DataVersion | None:
-    hours = list(window.fingerprints.items())
-    return dg.DataVersion(hours[0][1]) if len(hours) == 1 else None
-
-
 def _archive_window(context: dg.AssetExecutionContext, log_source: LogSource) -> ArchiveWindow:
-    """Read and normalise the run's window; the IO manager writes it hour by hour."""
+    """The run's hours, read one at a time as the IO manager writes them.
+
+    A run of one hour reads it here, up front: its fingerprint is the run's data version.
+    """
     window = context.partition_time_window
-    batch = log_source.read_window(window.start, window.end)
-    if batch.rejects.height and log_source.bad_records == "fail":
-        shown = batch.rejects.head(_SHOWN_REJECTS).iter_rows(named=True)
-        lines = "\n  ".join(f"{r['source_file']}:{r['line_number']}: {r['reason']}" for r in shown)
-        raise BadRecordsError(
-            f"{batch.rejects.height} bad source line(s) in {window.start:%Y-%m-%dT%H}.."
-            f"{window.end:%Y-%m-%dT%H} (policy bad_records: fail):\n  {lines}"
-        )
-    records = normalize(batch.rows)
-    context.log.info(
-        f"{records.height} rows and {batch.rejects.height} rejected lines from "
-        f"{log_source.describe()} for {window.start:%Y-%m-%dT%H}..{window.end:%Y-%m-%dT%H}"
-    )
-    for problem in batch.unreadable[:_SHOWN_REJECTS]:
-        context.log.warning(f"could not read {problem}; its rows are not in this archive")
-    if batch.ignored:
-        context.log.warning(
-            f"{len(batch.ignored)} spool entries are not log files and were not read: "
-            + ", ".join(batch.ignored[:10])
-        )
-    prints = batch_fingerprints(batch, window.start, window.end)
-    return ArchiveWindow(
-        window.start,
-        window.end,
-        records,
-        batch.rejects,
-        prints,
-        ignored=batch.ignored,
-        unreadable=batch.unreadable,
-    )
+    read = partial(read_hour, log_source)
+    first = read(window.start) if window.end - window.start == ONE_HOUR else None
+    return ArchiveWindow(window.start, window.end, read, first)

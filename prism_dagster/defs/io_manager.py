@@ -16,7 +16,7 @@ from prism_dagster.archive import layout
 from prism_dagster.archive.archive import Archive
 from prism_dagster.archive.schema import RECORD_SCHEMA
 from prism_dagster.archive.settings import WriteSettings
-from prism_dagster.archive.window import ArchiveWindow
+from prism_dagster.archive.window import ArchiveWindow, HourBatch
 from prism_dagster.archive.writer import Writer
 from prism_dagster.defs.failures import reported_as_failure
 from prism_dagster.defs.metadata import Previous, hour_line, hour_metadata, window_metadata
@@ -38,9 +38,9 @@ class _ToRunLog(logging.Handler):
 
 
 @contextmanager
-def _logged_to(context: dg.OutputContext) -> Iterator[None]:
-    """While writing, records of the ``prism_dagster`` logger go to the run's event log too."""
-    handler, logger = _ToRunLog(context.log), logging.getLogger("prism_dagster")
+def logged_to(run_log: Any) -> Iterator[None]:
+    """Meanwhile, records of the ``prism_dagster`` logger go to the run's event log too."""
+    handler, logger = _ToRunLog(run_log), logging.getLogger("prism_dagster")
     logger.addHandler(handler)
     try:
         yield
@@ -66,6 +66,28 @@ class ArchiveOutput:
     previous: Callable[[str], Previous | None] | None = None
 
 
+class _SaidOnce:
+    """Paths the source could not read, or does not read, warned once per run, not per hour."""
+
+    def __init__(self, log: Any) -> None:
+        self._log = log
+        self.ignored: list[str] = []
+        self.unreadable: list[str] = []
+
+    def problems(self, batch: HourBatch) -> None:
+        new = [p for p in batch.unreadable if p not in self.unreadable]
+        for problem in new[:5]:
+            self._log.warning(f"could not read {problem}; its rows are not in this archive")
+        self.unreadable += new
+        ignored = [p for p in batch.ignored if p not in self.ignored]
+        if ignored:
+            self._log.warning(
+                f"{len(ignored)} spool entries are not log files and were not read: "
+                + ", ".join(ignored[:10])
+            )
+        self.ignored += ignored
+
+
 class ArchiveIOManager(dg.ConfigurableIOManager):
     """Writes hourly gzip JSON Lines archives with a manifest; reads them back verified."""
 
@@ -80,7 +102,7 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
         return Archive(self.integration, self.destination, self.prefix, self.settings)
 
     def handle_output(self, context: dg.OutputContext, obj: ArchiveOutput) -> None:
-        with reported_as_failure(), _logged_to(context):
+        with reported_as_failure(), logged_to(context.log):
             self._write(context, obj)
 
     def _write(self, context: dg.OutputContext, obj: ArchiveOutput) -> None:
@@ -89,26 +111,30 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
             raise ValueError(f"asset produced {obj.window} for partitions {window}")
         writer = Writer(context.run_id, obj.run_finished)
         archive = self.archive
-        results, busy = [], []
-        for hour, records, rejects in obj.window.hours():
+        results, busy, said = [], [], _SaidOnce(context.log)
+        # One hour at a time: read, write, report, let go; then the next.
+        for batch in obj.window.hours():
+            said.problems(batch)
             try:
                 result = archive.write_hour(
-                    hour, records, rejects, obj.window.fingerprints.get(hour), writer
+                    batch.hour, batch.records, batch.rejects, batch.fingerprint, writer
                 )
             except HourBusyError as exc:
                 # Another run is writing this hour: leave it to that run, write the others.
                 context.log.warning(str(exc))
-                busy.append((exc, hour))
+                busy.append(exc)
                 continue
             context.log.info(hour_line(result, archive))
-            key = partition_key(hour)
+            key = partition_key(batch.hour)
             if obj.report_hour is not None:
                 before = obj.previous(key) if obj.previous is not None else None
-                obj.report_hour(key, hour_metadata(result, records, archive, before))
+                obj.report_hour(key, hour_metadata(result, batch.records, archive, before))
             results.append(result)
-        context.add_output_metadata(window_metadata(obj.window, results, archive))
+        context.add_output_metadata(
+            window_metadata(obj.window, results, archive, said.ignored, said.unreadable)
+        )
         if busy:
-            hours = [label for exc, _ in busy for label in exc.hours]
+            hours = [label for exc in busy for label in exc.hours]
             raise HourBusyError(
                 f"{len(busy)} hour(s) were being written by another run and were left to it: "
                 f"{', '.join(hours)}. The other {len(results)} hour(s) were archived.",

@@ -145,7 +145,11 @@ def hour_metadata(
 
 
 def window_metadata(
-    window: ArchiveWindow, results: Sequence[HourResult], archive: Archive
+    window: ArchiveWindow,
+    results: Sequence[HourResult],
+    archive: Archive,
+    ignored: Sequence[str] = (),
+    unreadable: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The run's totals over its whole window, named ``window_*`` so no hour claims them."""
     files = [f for r in results for f in r.manifest.files]
@@ -161,8 +165,8 @@ def window_metadata(
         "window_empty_hours": dg.MetadataValue.json(empty[:MAX_LISTED]),
         "window_kept_hours": dg.MetadataValue.json(kept[:MAX_LISTED]),
         # Paths the source could not read (their rows' hours are unknown) or does not read.
-        "unreadable_paths": dg.MetadataValue.json(list(window.unreadable[:MAX_LISTED])),
-        "ignored_files": dg.MetadataValue.json(list(window.ignored[:MAX_LISTED])),
+        "unreadable_paths": dg.MetadataValue.json(list(unreadable[:MAX_LISTED])),
+        "ignored_files": dg.MetadataValue.json(list(ignored[:MAX_LISTED])),
         "destination": archive.prefix_uri(),
         "dagster/column_lineage": RECORD_COLUMN_LINEAGE,
     }
