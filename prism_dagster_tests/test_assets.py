@@ -20,6 +20,7 @@ from prism_dagster.archive.schema import RECORD_COLUMNS
 from prism_dagster.config import parse_config
 from prism_dagster.definitions import build_definitions
 from prism_dagster.defs.assets import GATEWAY_LOGS, build_archive_asset
+from prism_dagster.defs.reconcile import build_archive_complete_check
 from prism_dagster.defs.resources import build_resources
 from prism_dagster.names import PARTITION_KEY_FORMAT as HOUR_KEY
 from prism_dagster.names import SOURCE_RESOURCE_KEY, archive_job_name, archive_key, destination_key
@@ -371,7 +372,7 @@ class _WatchedSpool(SpoolSource):
         return super().read_window(start, end)
 
 
-def test_a_multi_hour_run_writes_each_hour_before_it_reads_the_next(
+def test_a_run_writes_each_hour_before_it_reads_the_next_and_reads_it_once(
     spool: Path, archive_root: Path
 ) -> None:
     simulate(spool, START, END, rate=60, seed=13)
@@ -380,13 +381,18 @@ def test_a_multi_hour_run_writes_each_hour_before_it_reads_the_next(
     resources = build_resources(config)
     resources[SOURCE_RESOURCE_KEY] = _WatchedSpool(path=str(spool), archive=str(archive_root))
     asset = build_archive_asset(integration, resources[destination_key("prod")], 24)
+    check = build_archive_complete_check(integration, 24)  # as the archive job runs it
     _READS.clear()
     with dg.instance_for_test() as instance:
         tags = {
             "dagster/asset_partition_range_start": "2026-03-31-22:00",
             "dagster/asset_partition_range_end": "2026-04-01-01:00",
         }
-        assert dg.materialize([asset], instance=instance, resources=resources, tags=tags).success
+        result = dg.materialize([asset, check], instance=instance, resources=resources, tags=tags)
+        assert result.success
+        checked = result.get_asset_check_evaluations()
+    # The check proves each hour without reading the source again: this run just read it.
+    assert len(checked) == 4 and all(c.passed for c in checked)
     assert _READS == [
         ("22-23", []),
         ("23-00", ["hour=22"]),
