@@ -36,11 +36,12 @@ class Daemon:
 
     def schedule(self, name: str = "prod") -> list[dg.RunRequest] | dg.SkipReason:
         schedule = self.defs.resolve_schedule_def(f"archive_{name}_schedule")
-        context = dg.build_schedule_context(
+        # Entered and left here: a context left to the garbage collector resets Dagster's
+        # current-instance context variable later, to an instance a finished test disposed.
+        with dg.build_schedule_context(
             instance=self.instance, resources={"prism_status_store": self.status}
-        )
-        result = schedule(context)
-        return result
+        ) as context:
+            return schedule(context)
 
     def sensor(self, name: str, cursor: str | None = None) -> dg.SensorResult:
         sensor = self.defs.resolve_sensor_def(name)
@@ -89,12 +90,12 @@ class Daemon:
         self, sensor_name: str, run: dg.DagsterRun, kind: dg.DagsterEventType, failure: bool = False
     ) -> None:
         [record] = self.instance.get_records_for_run(run.run_id, of_type=kind).records
-        context = dg.build_run_status_sensor_context(
+        sensor = self.defs.resolve_sensor_def(sensor_name)
+        with dg.build_run_status_sensor_context(
             sensor_name=sensor_name,
             dagster_event=record.event_log_entry.dagster_event,
             dagster_instance=self.instance,
             dagster_run=run,
             resources={"prism_status_store": self.status},
-        )
-        sensor = self.defs.resolve_sensor_def(sensor_name)
-        sensor(context.for_run_failure() if failure else context)
+        ) as context:
+            sensor(context.for_run_failure() if failure else context)
