@@ -51,10 +51,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_postgres import HOUR, ORG, load
-from throwaway_postgres import postgres_server
 
 from prism_dagster.archive.settings import WriteFields
 from prism_dagster.sources.simulate import simulate
+from prism_dagster_tests.support.postgres import postgres_server  # the tests' launcher
 
 DAY = datetime(2026, 3, 31, tzinfo=UTC)
 KEY = "%Y-%m-%dT%H"

@@ -27,7 +27,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_write import _reset_peak, _status_mib
-from throwaway_postgres import postgres_server
 
 from prism_dagster.archive.normalize import normalize
 from prism_dagster.archive.settings import WriteSettings
@@ -36,6 +35,7 @@ from prism_dagster.destinations import LocalDestination
 from prism_dagster.sources.gateway_table import COLUMNS, TABLE_DDL
 from prism_dagster.sources.postgres import PostgresSource
 from prism_dagster.sources.simulate import hour_rows
+from prism_dagster_tests.support.postgres import postgres_server  # the tests' launcher
 
 HOUR = datetime(2026, 3, 31, 12, tzinfo=UTC)  # mid-day: the simulator's busiest hour
 ORG = "6f1c1a0e-0000-4000-8000-000000000001"

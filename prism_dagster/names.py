@@ -30,6 +30,8 @@ PROVIDER_TAG = "prism/provider"
 DESTINATION_TAG = "prism/destination"  # the bucket or container, where a tag value can hold it
 #: Metadata keys a failed step carries, so sensors read the cause as data.
 CAUSE_METADATA_KEY = "prism/cause"
+#: Each hour's materialization metadata: what the source held when the hour was read.
+SOURCE_FINGERPRINT_KEY = "source_fingerprint"
 
 GATEWAY_LOGS_KEY = dg.AssetKey(["prism", "gateway_request_logs"])
 SOURCE_GROUP = "prism_source"

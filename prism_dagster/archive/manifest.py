@@ -41,6 +41,11 @@ class Manifest:
     columns: list[str] = field(default_factory=lambda: list(RECORD_COLUMNS))
     format: str = MANIFEST_FORMAT
 
+    @property
+    def entries(self) -> list[FileEntry]:
+        """Every object the hour holds: its batch files, then its rejects file (if any)."""
+        return [*self.files, *([self.rejects] if self.rejects else [])]
+
     def to_bytes(self) -> bytes:
         return (json.dumps(asdict(self), indent=2) + "\n").encode()
 

@@ -167,7 +167,7 @@ def verify_hour(archive: Archive, hour: datetime, current_fingerprint: str | Non
     report.manifest_rows = manifest.total_rows
     report.archived = manifest.source_fingerprint
     _check_identity(report, archive, manifest)
-    entries = [*manifest.files, *([manifest.rejects] if manifest.rejects else [])]
+    entries = manifest.entries
     for entry in entries:
         key = layout.file_key(prefix, hour, entry.name)
         if key not in stored:

@@ -17,16 +17,19 @@ from prism_dagster.defs.failures import reported_as_failure
 from prism_dagster.defs.io_manager import ArchiveOutput, logged_to
 from prism_dagster.defs.metadata import Previous
 from prism_dagster.destinations.base import Destination
+from prism_dagster.lifecycle.lineage import materializations, recorded
 from prism_dagster.names import (
     ARCHIVE_GROUP,
     DESTINATION_TAG,
     GATEWAY_LOGS_KEY,
     INTEGRATION_TAG,
     PROVIDER_TAG,
+    SOURCE_FINGERPRINT_KEY,
     SOURCE_GROUP,
     archive_key,
     hourly_partitions,
     io_manager_key,
+    partition_hour,
 )
 from prism_dagster.sources import LogSource
 
@@ -127,13 +130,10 @@ def _previous_on(
     """The latest materialization of a partition before this run, from Dagster's records."""
 
     def previous(partition: str) -> Previous | None:
-        found = instance.fetch_materializations(
-            dg.AssetRecordsFilter(asset_key=key, asset_partitions=[partition]), limit=1
-        ).records
-        if not found or found[0].asset_materialization is None:
+        found = materializations(instance, key, partition_hour(partition))
+        if not found:
             return None
-        print_ = found[0].asset_materialization.metadata.get("source_fingerprint")
-        return Previous(found[0].run_id, str(print_.value) if print_ is not None else None)
+        return Previous(found[0].run_id, recorded(found[0], SOURCE_FINGERPRINT_KEY))
 
     return previous
 

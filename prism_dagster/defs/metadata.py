@@ -18,7 +18,7 @@ from prism_dagster.archive.schema import COST_CURRENCY
 from prism_dagster.archive.window import ArchiveWindow
 from prism_dagster.archive.writer import HourResult
 from prism_dagster.defs.columns import RECORD_COLUMN_LINEAGE
-from prism_dagster.names import hour_text
+from prism_dagster.names import SOURCE_FINGERPRINT_KEY, hour_text
 from prism_dagster.sources.base import fingerprint_change
 
 # Metadata lists are capped so a 30-day backfill does not produce a megabyte of metadata.
@@ -85,7 +85,7 @@ _OBJECTS = dg.TableSchema(
 def _objects(result: HourResult, archive: Archive) -> dg.TableMetadataValue:
     """The hour's objects as the manifest lists them: URI, rows, bytes, SHA-256."""
     m = result.manifest
-    entries = [("records", f) for f in m.files] + ([("rejects", m.rejects)] if m.rejects else [])
+    entries = [("rejects" if f is m.rejects else "records", f) for f in m.entries]
     records = [
         dg.TableRecord(
             {
@@ -104,7 +104,7 @@ def _objects(result: HourResult, archive: Archive) -> dg.TableMetadataValue:
 def _provenance(result: HourResult, previous: Previous | None) -> dict[str, Any]:
     """Where the hour came from: the source's fingerprint, and the run this one replaced."""
     fingerprint = result.manifest.source_fingerprint
-    meta: dict[str, Any] = {"source_fingerprint": fingerprint or "-"}
+    meta: dict[str, Any] = {SOURCE_FINGERPRINT_KEY: fingerprint or "-"}
     if previous is not None:
         meta["replaces_run"] = dg.MetadataValue.dagster_run(previous.run_id)
         if previous.source_fingerprint and fingerprint:

@@ -21,8 +21,10 @@ from prism_dagster.archive.verify import HourReport, Severity, verify_hour
 from prism_dagster.config import Integration
 from prism_dagster.defs.failures import reported_as_failure
 from prism_dagster.errors import PrismError
+from prism_dagster.lifecycle.lineage import materializations, recorded
 from prism_dagster.names import (
     ARCHIVE_COMPLETE_CHECK,
+    SOURCE_FINGERPRINT_KEY,
     SOURCE_RESOURCE_KEY,
     archive_key,
     destination_key,
@@ -162,15 +164,12 @@ class _Checked:
 
 
 def _latest(instance: dg.DagsterInstance, asset: dg.AssetKey, hour: datetime) -> _Checked | None:
-    found = instance.fetch_materializations(
-        dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[partition_key(hour)]), limit=1
-    ).records
-    if not found or found[0].asset_materialization is None:
+    found = materializations(instance, asset, hour)
+    if not found:
         return None
-    print_ = found[0].asset_materialization.metadata.get("source_fingerprint")
     return _Checked(
         AssetCheckEvaluationTargetMaterializationData(
             storage_id=found[0].storage_id, run_id=found[0].run_id, timestamp=found[0].timestamp
         ),
-        str(print_.value) if print_ is not None and print_.value != "-" else None,
+        recorded(found[0], SOURCE_FINGERPRINT_KEY),
     )

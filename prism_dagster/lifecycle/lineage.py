@@ -18,6 +18,7 @@ from prism_dagster.names import (
     LATE_ROWS_SENSOR,
     SCHEDULE_TAG,
     SENSOR_TAG,
+    SOURCE_FINGERPRINT_KEY,
     archive_key,
     hour_text,
     partition_key,
@@ -81,26 +82,45 @@ def launched_by(run: dg.DagsterRun | None) -> str:
     return f"manual run of {run.job_name} (launchpad, CLI or API)"
 
 
+def materializations(
+    instance: dg.DagsterInstance,
+    asset: dg.AssetKey,
+    hour: datetime,
+    *,
+    limit: int = 1,
+    oldest_first: bool = False,
+) -> list[dg.EventLogRecord]:
+    """The hour's materializations in the instance's event log (by default: the latest)."""
+    return list(
+        instance.fetch_materializations(
+            dg.AssetRecordsFilter(asset_key=asset, asset_partitions=[partition_key(hour)]),
+            limit=limit,
+            ascending=oldest_first,
+        ).records
+    )
+
+
+def recorded(record: dg.EventLogRecord, key: str) -> str | None:
+    """A metadata value of a materialization record, as text; None if absent or ``-``."""
+    meta = record.asset_materialization.metadata if record.asset_materialization else {}
+    value = meta.get(key)
+    return None if value is None or value.value in (None, "-") else str(value.value)
+
+
 def writes(instance: dg.DagsterInstance, integration: str, hour: datetime) -> list[Write]:
     """Every materialization of the hour, oldest first, from the instance's event log."""
-    records = instance.fetch_materializations(
-        dg.AssetRecordsFilter(
-            asset_key=archive_key(integration), asset_partitions=[partition_key(hour)]
-        ),
-        limit=1000,
-        ascending=True,
-    ).records
     out = []
-    for record in records:
-        meta = record.asset_materialization.metadata if record.asset_materialization else {}
-        rows, fingerprint = meta.get("dagster/row_count"), meta.get("source_fingerprint")
+    for record in materializations(
+        instance, archive_key(integration), hour, limit=1000, oldest_first=True
+    ):
+        rows = recorded(record, "dagster/row_count")
         out.append(
             Write(
                 run_id=record.run_id,
                 at=hour_text(datetime.fromtimestamp(record.timestamp).astimezone()),
                 launched_by=launched_by(instance.get_run_by_id(record.run_id)),
-                rows=int(rows.value) if rows is not None else None,
-                source_fingerprint=str(fingerprint.value) if fingerprint is not None else None,
+                rows=int(rows) if rows is not None else None,
+                source_fingerprint=recorded(record, SOURCE_FINGERPRINT_KEY),
             )
         )
     return out
@@ -117,7 +137,6 @@ def hour_lineage(
     manifest = archive.manifest(hour)
     objects = []
     if manifest is not None:
-        entries = [*manifest.files, *([manifest.rejects] if manifest.rejects else [])]
         objects = [
             {
                 "uri": archive.file_uri(hour, f.name),
@@ -125,7 +144,7 @@ def hour_lineage(
                 "bytes": f.bytes,
                 "sha256": f.sha256,
             }
-            for f in entries
+            for f in manifest.entries
         ]
     return HourLineage(
         integration=archive.integration,
