@@ -33,32 +33,36 @@ def parse_timestamp(text: pl.Expr) -> pl.Expr:
     )
 
 
-def range_problems(event: pl.Expr) -> list[pl.Expr]:
-    """Per row, a reason for each typed gateway value outside its documented range (else null).
+def out_of_range(event: pl.Expr) -> list[tuple[pl.Expr, pl.Expr]]:
+    """Per documented range, (whether a row's value is outside it, the reason to give).
 
     ``event`` is the row's event time (UTC datetime). Expects the columns of ``GATEWAY_SCHEMA``.
     """
-    problems = []
+    checks = []
     for name, (low, high) in FIELD_RANGES.items():
         value = pl.col(name)
         outside = value.is_not_null() & ((value < low) | (value > high))
-        problems.append(
-            pl.when(outside).then(
-                pl.lit(f"{name}: expected {low} to {high}, got ") + value.cast(pl.String)
-            )
+        checks.append(
+            (outside, pl.lit(f"{name}: expected {low} to {high}, got ") + value.cast(pl.String))
         )
     first, last = (
         pl.lit(moment).str.to_datetime(time_unit="us", time_zone="UTC")
         for moment in EVENT_TIME_RANGE
     )
     early_or_late = event.is_not_null() & ((event < first) | (event >= last))
-    problems.append(
-        pl.when(early_or_late).then(
+    checks.append(
+        (
+            early_or_late,
             pl.lit(f"event time outside {EVENT_TIME_RANGE[0]} .. {EVENT_TIME_RANGE[1]}, got ")
-            + event.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            + event.dt.strftime("%Y-%m-%dT%H:%M:%SZ"),
         )
     )
-    return problems
+    return checks
+
+
+def range_problems(event: pl.Expr) -> list[pl.Expr]:
+    """Per row, a reason for each typed gateway value outside its documented range (else null)."""
+    return [pl.when(outside).then(reason) for outside, reason in out_of_range(event)]
 
 
 def _as_utc(name: str, dtype: pl.DataType) -> pl.Expr:

@@ -10,38 +10,36 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import polars as pl
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
-from prism_dagster.archive.normalize import parse_timestamp, range_problems
-from prism_dagster.archive.schema import EVENT_TIME_COLUMNS, GATEWAY_SCHEMA
+from prism_dagster.archive.schema import GATEWAY_SCHEMA
 from prism_dagster.errors import FailureCause, SourceError
 from prism_dagster.sources.base import REJECT_TIME, LogSource, SourceBatch
+from prism_dagster.sources.spool_file import read_file
 from prism_dagster.sources.spool_index import Span, SpoolIndex
-from prism_dagster.sources.spool_lines import (
-    EVENT_TIMES,
-    LINE,
-    LINE_NO,
-    PRE,
-    RAW,
-    REJECTS,
-    decode_each,
-    filed_at,
-    is_symlink,
-    non_blank,
-    path_reject,
-    python_check,
-    read_slowly,
-    why,
-)
+from prism_dagster.sources.spool_lines import is_symlink, path_reject, why
 
 #: Log file names end in one of these, in any case, optionally followed by .gz. A .json file
 #: is read as NDJSON too: a pretty-printed one then shows up as rejects instead of nothing.
 LOG_SUFFIXES = (".ndjson", ".jsonl", ".json")
 log = logging.getLogger("prism_dagster")
+#: A file's rows past the window are kept for the next hour's read (a run reads its hours
+#: in order) when there are no more of them than this, or than the window took from it.
+CARRY_ROWS = 10_000
+
+
+@dataclass(frozen=True)
+class _Carry:
+    """What a file holds from ``since`` on, as read by an earlier window of this run."""
+
+    since: datetime
+    good: pl.DataFrame
+    bad: pl.DataFrame
 
 
 def is_log_name(name: str) -> bool:
@@ -82,66 +80,6 @@ def list_spool(root: Path) -> tuple[list[Path], list[Path], list[tuple[Path, OSE
     return sorted(files), sorted(ignored), sorted(broken, key=lambda b: b[0])
 
 
-def _typed(name: str, dtype: pl.DataType) -> tuple[pl.Expr, str]:
-    raw = pl.col(name)
-    if dtype == pl.Int64:
-        # Exact digits first (no float rounding above 2**53); then 1e3 or 12.0 style.
-        number = raw.cast(pl.Float64, strict=False)
-        whole = number.is_finite() & (number == number.floor()) & (number.abs() < 2.0**62)
-        spelled = pl.when(whole).then(number.cast(pl.Int64, strict=False))
-        return pl.coalesce(raw.cast(pl.Int64, strict=False), spelled), "an integer"
-    if dtype == pl.Float64:
-        number = raw.cast(pl.Float64, strict=False)
-        return pl.when(number.is_finite()).then(number), "a finite number"
-    if dtype == pl.Boolean:
-        return raw.replace_strict({"true": True, "false": False}, default=None), "true or false"
-    if isinstance(dtype, pl.Datetime):
-        return parse_timestamp(raw), "an ISO 8601 timestamp"
-    return raw, "a string"
-
-
-def _decode(lines: pl.DataFrame) -> pl.DataFrame:
-    """Lines to typed gateway columns plus a ``reason`` for each line that is bad."""
-    try:
-        decoded = lines.with_columns(pl.col(LINE).str.json_decode(RAW).alias("_raw"))
-        pre = pl.when(pl.col("_raw").is_null()).then(pl.lit("not a JSON object"))
-        decoded = decoded.with_columns(pre.alias(PRE))
-    except pl.exceptions.PolarsError:
-        checks = pl.Series(PRE, [python_check(x) for x in lines[LINE]], dtype=pl.String)
-        lines = lines.with_columns(checks)
-        ok = lines.filter(pl.col(PRE).is_null())
-        try:
-            ok = ok.with_columns(pl.col(LINE).str.json_decode(RAW).alias("_raw"))
-        except pl.exceptions.PolarsError:
-            ok = decode_each(ok)
-        bad = lines.filter(pl.col(PRE).is_not_null()).with_columns(pl.lit(None, RAW).alias("_raw"))
-        decoded = pl.concat([ok, bad]).sort(LINE_NO)
-    decoded = decoded.unnest("_raw")
-    typed, problems = [], [pl.col(PRE)]
-    for name, dtype in GATEWAY_SCHEMA.items():
-        value, expected = _typed(name, dtype)
-        typed.append(value.alias(name))
-        bad = pl.col(name).is_not_null() & value.is_null()
-        problems.append(
-            pl.when(bad).then(pl.lit(f"{name}: expected {expected}, got ") + pl.col(name))
-        )
-    no_time = pl.all_horizontal(pl.col(c).is_null() for c in EVENT_TIME_COLUMNS)
-    problems.append(
-        pl.when(no_time & pl.col(PRE).is_null()).then(pl.lit("no started_at or created_at"))
-    )
-    decoded = decoded.select(
-        LINE_NO, LINE, *typed, *(p.alias(f"_p{i}") for i, p in enumerate(problems))
-    )
-    event = pl.coalesce(*(pl.col(c) for c in EVENT_TIME_COLUMNS))
-    # Range checks need the typed values, hence a second pass.
-    reason = pl.concat_str(
-        [pl.col(r"^_p\d+$"), *range_problems(event)], separator="; ", ignore_nulls=True
-    )
-    return decoded.select(
-        LINE_NO, LINE, *GATEWAY_SCHEMA, pl.when(reason != "").then(reason).alias("reason")
-    )
-
-
 def _span(good: pl.DataFrame, bad: pl.DataFrame) -> Span:
     times = pl.concat([good.get_column("_t"), bad.get_column(REJECT_TIME)]).drop_nulls()
     return (times.min(), times.max()) if len(times) else None  # type: ignore[return-value]
@@ -153,6 +91,8 @@ class SpoolSource(LogSource):
     path: str = Field(
         description="Spool folder; every *.ndjson / *.jsonl / *.json (.gz) below it is read."
     )
+
+    _carry: dict[str, _Carry] = PrivateAttr(default_factory=dict)
 
     def describe(self) -> str:
         return f"spool folder {Path(self.path).expanduser()}"
@@ -177,19 +117,28 @@ class SpoolSource(LogSource):
         index = SpoolIndex(root)
         rows, rejects = [], [path_reject(path, exc, start, kind) for path, exc, kind in broken]
         unreadable = [f"{path}: {why(path, exc)}" for path, exc, _ in broken]
+        carried, self._carry = self._carry, {}
         for file in files:
             key = index.key(file)  # before reading: a file growing meanwhile is read again
             if index.skips(key, start, end):
                 continue
-            try:
-                good, bad = self._read_file(file, start)
-            except Exception as exc:  # one file, whatever is wrong with it, never fails the run
-                rejects.append(path_reject(file, exc, start, "file"))
-                unreadable.append(f"{file}: {why(file, exc)}")
-                continue  # and is not indexed, so the next run reads it again
-            index.record(key, _span(good, bad))
-            rows.append(good.filter(pl.col("_t").is_between(start, end, closed="left")))
+            kept = carried.get(key) if key else None
+            if kept is not None and kept.since <= start:
+                good, bad = kept.good, kept.bad  # read by this run's previous hour already
+            else:
+                try:
+                    good, bad = read_file(file, start)
+                except Exception as exc:  # one file, whatever is wrong with it, never fails
+                    rejects.append(path_reject(file, exc, start, "file"))
+                    unreadable.append(f"{file}: {why(file, exc)}")
+                    continue  # and is not indexed, so the next run reads it again
+                index.record(key, _span(good, bad))
+            taken = good.filter(pl.col("_t").is_between(start, end, closed="left"))
+            rows.append(taken)
             rejects.append(bad)
+            later = good.filter(pl.col("_t") >= end), bad.filter(pl.col(REJECT_TIME) >= end)
+            if key and 0 < later[0].height + later[1].height <= max(CARRY_ROWS, taken.height):
+                self._carry[key] = _Carry(end, *later)
         index.save()
         typed = pl.DataFrame(schema=GATEWAY_SCHEMA)
         in_window = pl.col(REJECT_TIME).is_between(start, end, closed="left")
@@ -199,42 +148,3 @@ class SpoolSource(LogSource):
             ignored=tuple(p.relative_to(root).as_posix() for p in ignored),
             unreadable=tuple(unreadable),
         )
-
-    def _read_file(self, file: Path, start: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
-        try:
-            first = pl.col(LINE_NO) == 1
-            lines = (
-                pl.scan_lines(file, name=LINE, row_index_name=LINE_NO, row_index_offset=1)
-                .with_columns(pl.col(LINE_NO).cast(pl.Int64))
-                .with_columns(
-                    pl.when(first)
-                    .then(pl.col(LINE).str.strip_prefix("\ufeff"))
-                    .otherwise(pl.col(LINE))
-                    .alias(LINE)
-                )
-                .pipe(non_blank)
-                .collect()
-            )
-            early = None
-        except (OSError, pl.exceptions.PolarsError):
-            # Invalid UTF-8 or damaged gzip: recover line by line (raises OSError if unreadable).
-            lines, early = read_slowly(file)
-        decoded = _decode(lines)
-        if early is not None and early.height:
-            decoded = pl.concat([decoded, early], how="diagonal").sort(LINE_NO)
-        event = pl.coalesce(*(pl.col(c) for c in EVENT_TIME_COLUMNS))
-        decoded = decoded.with_columns(
-            pl.when(event.is_between(*EVENT_TIMES, closed="left")).then(event).alias("_t")
-        )
-        good = decoded.filter(pl.col("reason").is_null()).select(*GATEWAY_SCHEMA, "_t")
-        # A bad line is filed under the hour of its own (plausible) time, else its neighbours'
-        # in the file (logs are written in time order), else the file's: every bad line lands
-        # in exactly one hour, so it is reported once.
-        attributed = pl.col("_t").forward_fill().backward_fill().fill_null(filed_at(file, start))
-        bad = decoded.with_columns(attributed.alias(REJECT_TIME)).filter(
-            pl.col("reason").is_not_null()
-        )
-        bad = bad.select(
-            pl.lit(str(file)).alias("source_file"), LINE_NO, "reason", LINE, REJECT_TIME
-        ).cast(REJECTS)
-        return good, bad

@@ -20,9 +20,10 @@ import polars as pl
 
 from prism_dagster.archive.schema import EVENT_TIME_RANGE, GATEWAY_SCHEMA, REJECT_SCHEMA
 from prism_dagster.sources.base import REJECT_TIME
+from prism_dagster.sources.spool_typing import RAW_FIELDS
 
 LINE, LINE_NO, PRE = "line", "line_number", "_pre_reason"
-RAW = pl.Struct({name: pl.String for name in GATEWAY_SCHEMA})
+RAW = pl.Struct(RAW_FIELDS)
 REJECTS = {**REJECT_SCHEMA, REJECT_TIME: pl.Datetime("us", "UTC")}
 EVENT_TIMES = tuple(datetime.fromisoformat(moment) for moment in EVENT_TIME_RANGE)
 GZIP_MAGIC = b"\x1f\x8b"
