@@ -6,6 +6,7 @@ import gzip
 import json
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -366,10 +367,10 @@ class _WatchedSpool(SpoolSource):
 
     archive: str
 
-    def read_window(self, start: datetime, end: datetime) -> SourceBatch:
+    def read_pieces(self, start: datetime, end: datetime) -> Iterator[SourceBatch]:
         done = sorted(p.parent.name for p in Path(self.archive).rglob("_manifest.json"))
         _READS.append((f"{start:%H}-{end:%H}", done))
-        return super().read_window(start, end)
+        return super().read_pieces(start, end)
 
 
 def test_a_run_writes_each_hour_before_it_reads_the_next_and_reads_it_once(

@@ -15,6 +15,7 @@ import polars as pl
 
 from prism_dagster.archive import layout
 from prism_dagster.archive.manifest import Manifest
+from prism_dagster.archive.records import HourRecords
 from prism_dagster.archive.schema import RECORD_SCHEMA
 from prism_dagster.archive.settings import WriteSettings
 from prism_dagster.archive.writer import HourResult, Writer, write_hour
@@ -54,7 +55,7 @@ class Archive:
     def write_hour(
         self,
         hour: datetime,
-        records: pl.DataFrame,
+        records: pl.DataFrame | HourRecords,
         rejects: pl.DataFrame,
         source_fingerprint: str | None = None,
         writer: Writer | None = None,

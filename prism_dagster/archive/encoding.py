@@ -10,7 +10,7 @@ import hashlib
 import io
 import struct
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -52,20 +52,12 @@ def slice_bounds(rows: int, max_rows_per_file: int, slice_rows: int) -> list[tup
     return bounds
 
 
-def encode_slices(
-    frame: pl.DataFrame,
-    bounds: list[tuple[int, int]],
-    level: int,
-    threads: int = 2,
-) -> Iterator[Member]:
-    """Members for ``bounds`` in order; at most ``threads + 1`` slices are in memory at once."""
-    if not bounds:
-        return
+def encode_slices(slices: Iterable[pl.DataFrame], level: int, threads: int = 2) -> Iterator[Member]:
+    """A member per slice, in order; at most ``threads + 1`` slices are in memory at once."""
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         pending: deque[Future[Member]] = deque()
-        todo = iter(bounds)
-        for offset, length in todo:
-            pending.append(pool.submit(encode_member, frame.slice(offset, length), level))
+        for piece in slices:
+            pending.append(pool.submit(encode_member, piece, level))
             if len(pending) > threads:
                 yield pending.popleft().result()
         while pending:

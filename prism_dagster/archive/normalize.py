@@ -101,12 +101,22 @@ def _field(name: str, dtype: pl.DataType, schema: pl.Schema) -> pl.Expr:
     return value.fill_null(pl.lit(default, dtype=dtype)).alias(name)
 
 
-def normalize(rows: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
-    """Gateway rows to archive records: exact keys, types and defaults, sorted by time.
+#: The archive's row order: time, then id, then every other column, so that equal times and
+#: ids cannot reorder between reruns.
+ORDER = [
+    "timestamp",
+    "request_id",
+    *(c for c in RECORD_COLUMNS if c not in ("timestamp", "request_id")),
+]
 
-    Sorting by (timestamp, request_id) makes the output independent of read order,
-    so a rerun of an hour writes byte-identical files.
-    """
+
+def sort_records(records: pl.DataFrame) -> pl.DataFrame:
+    """Records in the archive's order (``ORDER``)."""
+    return records.sort(ORDER)
+
+
+def shape(rows: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    """Gateway rows to archive records (exact keys, types and defaults), in read order."""
     lazy = rows.lazy()
     schema = lazy.collect_schema()
     fields = [
@@ -129,10 +139,13 @@ def normalize(rows: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
             f"{missing} source row(s) have neither started_at nor created_at; "
             "the source must reject them before normalisation"
         )
-    # Every column breaks ties, so equal timestamps and ids cannot reorder between reruns.
-    order = [
-        "timestamp",
-        "request_id",
-        *(c for c in RECORD_COLUMNS if c not in ("timestamp", "request_id")),
-    ]
-    return records.select(RECORD_COLUMNS).sort(order)
+    return records.select(RECORD_COLUMNS)
+
+
+def normalize(rows: pl.LazyFrame | pl.DataFrame) -> pl.DataFrame:
+    """Gateway rows to archive records, in the archive's order.
+
+    Sorting by (timestamp, request_id) makes the output independent of read order,
+    so a rerun of an hour writes byte-identical files.
+    """
+    return sort_records(shape(rows))

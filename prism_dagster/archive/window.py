@@ -14,11 +14,12 @@ from datetime import datetime
 import polars as pl
 
 from prism_dagster.archive import layout
-from prism_dagster.archive.normalize import normalize
+from prism_dagster.archive.normalize import shape
+from prism_dagster.archive.records import HourRecords, RecordSpill, Spilled
 from prism_dagster.archive.schema import REJECT_SCHEMA
 from prism_dagster.errors import BadRecordsError
 from prism_dagster.names import hour_text
-from prism_dagster.sources.base import LogSource, batch_fingerprints
+from prism_dagster.sources.base import UPDATED_AT, LogSource, SourceBatch, fingerprint
 
 log = logging.getLogger(__name__)
 _SHOWN_REJECTS = 5
@@ -26,10 +27,10 @@ _SHOWN_REJECTS = 5
 
 @dataclass(frozen=True)
 class HourBatch:
-    """One hour as read: normalised records (archive order), rejects, the source's fingerprint."""
+    """One hour as read: records (archive order), rejects, the source's fingerprint."""
 
     hour: datetime
-    records: pl.DataFrame
+    records: HourRecords
     rejects: pl.DataFrame
     fingerprint: str
     ignored: tuple[str, ...] = ()  # see SourceBatch
@@ -37,31 +38,53 @@ class HourBatch:
 
 
 def read_hour(source: LogSource, hour: datetime) -> HourBatch:
-    """Read and normalise one hour; bad lines fail it under ``bad_records: fail``."""
+    """Read and normalise one hour piece by piece; bad lines fail it under ``bad_records: fail``.
+
+    Past ``source.hour_memory_mb`` of records, the hour is sorted on local disk instead.
+    """
     end = hour + layout.ONE_HOUR
-    batch = source.read_window(hour, end)
-    if batch.rejects.height and source.bad_records == "fail":
-        shown = batch.rejects.head(_SHOWN_REJECTS).iter_rows(named=True)
-        lines = "\n  ".join(f"{r['source_file']}:{r['line_number']}: {r['reason']}" for r in shown)
-        raise BadRecordsError(
-            f"{batch.rejects.height} bad source line(s) in hour {hour_text(hour)} "
-            f"(policy bad_records: fail):\n  {lines}"
-        )
-    records = normalize(batch.rows)
+    spill = RecordSpill(source.hour_memory_mb << 20)
+    rejects, rows, newest, ignored, unreadable = [SourceBatch.empty_rejects()], 0, None, [], []
+    try:
+        for piece in source.read_pieces(hour, end):
+            rejects.append(piece.rejects)
+            ignored += [p for p in piece.ignored if p not in ignored]
+            unreadable += piece.unreadable
+            rows += piece.rows.height
+            if UPDATED_AT in piece.rows.columns and piece.rows.height:
+                latest = piece.rows.get_column(UPDATED_AT).max()
+                newest = latest if newest is None or (latest and latest > newest) else newest
+            if piece.rows.height:
+                spill.add(shape(piece.rows))
+        rejected = pl.concat(rejects)
+        if rejected.height and source.bad_records == "fail":
+            shown = rejected.head(_SHOWN_REJECTS).iter_rows(named=True)
+            lines = "\n  ".join(
+                f"{r['source_file']}:{r['line_number']}: {r['reason']}" for r in shown
+            )
+            raise BadRecordsError(
+                f"{rejected.height} bad source line(s) in hour {hour_text(hour)} "
+                f"(policy bad_records: fail):\n  {lines}"
+            )
+        records = spill.finish()
+    except BaseException:
+        spill.discard()
+        raise
     log.info(
-        "hour %s: read %d rows and %d rejected lines from %s",
+        "hour %s: read %d rows and %d rejected lines from %s%s",
         hour_text(hour),
         records.height,
-        batch.rejects.height,
+        rejected.height,
         source.describe(),
+        " (sorted on local disk)" if isinstance(records, Spilled) else "",
     )
     return HourBatch(
         hour,
         records,
-        batch.rejects.select(*REJECT_SCHEMA),
-        batch_fingerprints(batch, hour, end)[hour],
-        ignored=batch.ignored,
-        unreadable=batch.unreadable,
+        rejected.select(*REJECT_SCHEMA),
+        fingerprint(rows, rejected.height, newest),  # type: ignore[arg-type]
+        ignored=tuple(ignored),
+        unreadable=tuple(unreadable),
     )
 
 

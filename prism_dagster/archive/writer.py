@@ -24,6 +24,7 @@ from prism_dagster.archive import layout
 from prism_dagster.archive.encoding import Digest, encode_slices, slice_bounds
 from prism_dagster.archive.lease import HolderFinished, HourLease
 from prism_dagster.archive.manifest import FileEntry, Manifest, hour_label
+from prism_dagster.archive.records import HourRecords, InMemory
 from prism_dagster.archive.settings import WriteSettings
 from prism_dagster.destinations.base import Destination, ObjectKind
 
@@ -36,18 +37,24 @@ class Writer:
     run_finished: HolderFinished | None = None
 
 
-def content_tag(frame: pl.DataFrame, settings: WriteSettings) -> str:
-    """A digest of ``frame``'s rows in order and of every setting that shapes the bytes.
+def _records(rows: pl.DataFrame | HourRecords) -> HourRecords:
+    return InMemory(rows) if isinstance(rows, pl.DataFrame) else rows
+
+
+def content_tag(rows: pl.DataFrame | HourRecords, settings: WriteSettings) -> str:
+    """A digest of the rows in order and of every setting that shapes the bytes.
 
     Same rows, same settings: same tag, so a rerun writes the same keys. Polars' row hash
     is stable within one Polars version, which the project pins.
     """
+    records = _records(rows)
     digest = hashlib.sha256(
-        f"{frame.height}|{settings.gzip_level}|{settings.max_rows_per_file}|"
+        f"{records.height}|{settings.gzip_level}|{settings.max_rows_per_file}|"
         f"{settings.max_bytes_per_file}|{settings.slice_rows}".encode()
     )
-    if frame.height:
-        digest.update(frame.hash_rows(seed=0).to_numpy().tobytes())
+    if records.height:
+        for hashes in records.row_hashes():
+            digest.update(hashes)
     return digest.hexdigest()
 
 
@@ -93,18 +100,19 @@ class _OpenObject:
 
 def write_frame(
     dest: Destination,
-    frame: pl.DataFrame,
+    rows: pl.DataFrame | HourRecords,
     key_for_index: Callable[[int], str],
     settings: WriteSettings,
 ) -> list[tuple[str, FileEntry]]:
-    """Stream ``frame`` into gzip JSONL objects; returns (key, entry) per object.
+    """Stream the rows into gzip JSONL objects; returns (key, entry) per object.
 
     A new object starts at every ``max_rows_per_file`` boundary, and before a slice
     that would take the current one past ``max_bytes_per_file``.
     """
     max_rows = settings.max_rows_per_file
-    bounds = slice_bounds(frame.height, max_rows, settings.slice_rows)
-    members = encode_slices(frame, bounds, settings.gzip_level, settings.threads)
+    records = _records(rows)
+    bounds = slice_bounds(records.height, max_rows, settings.slice_rows)
+    members = encode_slices(records.slices(bounds), settings.gzip_level, settings.threads)
     written: list[tuple[str, FileEntry]] = []
     current: _OpenObject | None = None
     try:
@@ -134,7 +142,7 @@ def write_hour(
     integration: str,
     prefix: str,
     hour: datetime,
-    records: pl.DataFrame,
+    records: pl.DataFrame | HourRecords,
     rejects: pl.DataFrame,
     settings: WriteSettings,
     source_fingerprint: str | None = None,

@@ -7,7 +7,14 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from prism_dagster.config.fields import EnvRef, Value, _Strict, _with_env_refs, resolve
-from prism_dagster.sources.base import LogSource
+from prism_dagster.sources.base import DEFAULT_HOUR_MEMORY_MB, LogSource
+
+HOUR_MEMORY_MB = Field(
+    default=DEFAULT_HOUR_MEMORY_MB,
+    ge=1,
+    description="MiB of one hour's records held in memory; a larger hour is sorted on local "
+    "disk (TMPDIR) a minute at a time.",
+)
 
 
 class SpoolSourceConfig(_Strict):
@@ -16,12 +23,15 @@ class SpoolSourceConfig(_Strict):
     kind: Literal["spool"]
     path: str
     bad_records: Literal["keep", "fail"] = "keep"
+    hour_memory_mb: int = HOUR_MEMORY_MB
 
     def log_source(self) -> LogSource:
         """The spool source resource."""
         from prism_dagster.sources.spool import SpoolSource
 
-        return SpoolSource(path=self.path, bad_records=self.bad_records)
+        return SpoolSource(
+            path=self.path, bad_records=self.bad_records, hour_memory_mb=self.hour_memory_mb
+        )
 
 
 class PostgresSourceConfig(_Strict):
@@ -35,6 +45,7 @@ class PostgresSourceConfig(_Strict):
     workspace_id: Value | None = None
     columns: dict[str, str] = Field(default_factory=dict)
     bad_records: Literal["keep", "fail"] = "keep"
+    hour_memory_mb: int = HOUR_MEMORY_MB
     # The one place these defaults are declared; PostgresSource takes its own from here.
     connect_timeout_s: int = Field(
         default=10, ge=2, le=600, description="Give up connecting after this many seconds."
@@ -63,6 +74,7 @@ class PostgresSourceConfig(_Strict):
             workspace_id=resolve(self.workspace_id),
             columns=self.columns,
             bad_records=self.bad_records,
+            hour_memory_mb=self.hour_memory_mb,
             connect_timeout_s=self.connect_timeout_s,
             statement_timeout_s=self.statement_timeout_s,
             idle_timeout_s=self.idle_timeout_s,

@@ -124,6 +124,8 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
                 context.log.warning(str(exc))
                 busy.append(exc)
                 continue
+            finally:
+                batch.records.close()  # a large hour's sorted minutes on local disk
             context.log.info(hour_line(result, archive))
             key = partition_key(batch.hour)
             if obj.report_hour is not None:

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from typing import Any
 
 import dagster as dg
-import polars as pl
 
 from prism_dagster.archive.archive import Archive
+from prism_dagster.archive.records import HourRecords
 from prism_dagster.archive.schema import COST_CURRENCY
 from prism_dagster.archive.window import ArchiveWindow
 from prism_dagster.archive.writer import HourResult
@@ -113,7 +113,7 @@ def _provenance(result: HourResult, previous: Previous | None) -> dict[str, Any]
 
 
 def hour_metadata(
-    result: HourResult, records: pl.DataFrame, archive: Archive, previous: Previous | None = None
+    result: HourResult, records: HourRecords, archive: Archive, previous: Previous | None = None
 ) -> dict[str, Any]:
     """One hour's own figures, read from its manifest (what the archive now holds)."""
     m = result.manifest
@@ -138,9 +138,8 @@ def hour_metadata(
         **_provenance(result, previous),
     }
     if not result.kept:  # a kept hour's rows were not read in this run: no cost to sum
-        meta["total_cost"] = float(records.get_column("cost").sum() or 0.0)
+        meta["total_cost"], meta["error_count"] = records.totals()
         meta["cost_currency"] = COST_CURRENCY
-        meta["error_count"] = int(records.get_column("is_error").sum() or 0)
     return meta
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Literal
@@ -18,6 +19,8 @@ from prism_dagster.archive.schema import EVENT_TIME, EVENT_TIME_COLUMNS, REJECT_
 REJECT_TIME = EVENT_TIME
 
 BadRecordPolicy = Literal["keep", "fail"]
+#: See ``LogSource.hour_memory_mb``.
+DEFAULT_HOUR_MEMORY_MB = 256
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,22 @@ class SourceBatch:
     @staticmethod
     def empty_rejects() -> pl.DataFrame:
         return pl.DataFrame(schema={**REJECT_SCHEMA, REJECT_TIME: pl.Datetime("us", "UTC")})
+
+    @staticmethod
+    def combine(pieces: Iterable[SourceBatch]) -> SourceBatch:
+        """The pieces of one window (``LogSource.read_pieces``) as one batch."""
+        rows, rejects, ignored, unreadable = [], [SourceBatch.empty_rejects()], [], []
+        for piece in pieces:
+            rows.append(piece.rows)
+            rejects.append(piece.rejects)
+            ignored += [p for p in piece.ignored if p not in ignored]
+            unreadable += piece.unreadable
+        return SourceBatch(
+            rows=pl.concat(rows, how="vertical_relaxed") if rows else pl.DataFrame(),
+            rejects=pl.concat(rejects),
+            ignored=tuple(ignored),
+            unreadable=tuple(unreadable),
+        )
 
 
 #: Optional column a source may add to its rows: the store's last-modified time of each row.
@@ -92,9 +111,24 @@ class LogSource(dg.ConfigurableResource, ABC):
         "fail: fail the run naming the first bad lines.",
     )
 
+    hour_memory_mb: int = Field(
+        default=DEFAULT_HOUR_MEMORY_MB,
+        ge=1,
+        description="Records of one hour held in memory before the hour is sorted on local "
+        "disk (in the temp folder, TMPDIR), a minute at a time.",
+    )
+
     @abstractmethod
     def read_window(self, start: datetime, end: datetime) -> SourceBatch:
         """Rows whose event time (started_at, else created_at) is in ``[start, end)``."""
+
+    def read_pieces(self, start: datetime, end: datetime) -> Iterator[SourceBatch]:
+        """``read_window`` in pieces, read as they are consumed (by default one piece).
+
+        A source whose window can be large yields it in bounded pieces: the archive takes
+        each in turn, so it never holds the whole window as read.
+        """
+        yield self.read_window(start, end)
 
     @abstractmethod
     def describe(self) -> str:

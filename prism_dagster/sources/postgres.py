@@ -34,6 +34,8 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 # comparison stays sargable; only these catalog type names are ever written into SQL.
 _CASTABLE = {"uuid", "text", "character varying", "bigint", "integer"}
 _EMPTY_ROWS = {**GATEWAY_SCHEMA, UPDATED_AT: pl.Datetime("us", "UTC")}
+#: Rows are handed on in pieces of about this many bytes of Arrow buffers (see read_pieces).
+PIECE_BYTES = 64 << 20
 
 
 def literal(text: str) -> str:
@@ -81,6 +83,11 @@ class PostgresSource(LogSource):
         return quote({**DEFAULT_COLUMNS, **self.columns}[name])
 
     def read_window(self, start: datetime, end: datetime) -> SourceBatch:
+        return SourceBatch.combine(self.read_pieces(start, end))
+
+    def read_pieces(self, start: datetime, end: datetime) -> Iterator[SourceBatch]:
+        """The window's rows in pieces of about ``PIECE_BYTES`` of Arrow buffers, as they come."""
+
         def work(cursor: Any) -> Iterator[Any]:
             scope = self._scope(cursor)
             selected = [
@@ -96,13 +103,21 @@ class PostgresSource(LogSource):
             # Batch by batch: Arrow buffers only, of about pg_stream.BATCH_BYTES each.
             yield from cursor.fetch_record_batch()
 
-        frames = [pl.from_arrow(batch) for batch in self._session(work)]
-        if not frames:  # the driver yields no batch at all for no rows
-            rows = pl.DataFrame(schema=_EMPTY_ROWS)
-            return SourceBatch(rows=rows, rejects=SourceBatch.empty_rejects())
-        # rechunk=False: the batches are kept as they are, not copied into one buffer.
-        rows = pl.concat(frames, how="vertical_relaxed", rechunk=False)
-        return self._split_rejects(rows)  # type: ignore[arg-type]
+        frames, size, pieces = [], 0, 0
+        for batch in self._session(work):
+            frames.append(pl.from_arrow(batch))
+            size += batch.nbytes
+            if size >= PIECE_BYTES:
+                # rechunk=False: the batches are kept as they are, not copied into one buffer.
+                yield self._split_rejects(pl.concat(frames, how="vertical_relaxed", rechunk=False))  # type: ignore[arg-type]
+                frames, size, pieces = [], 0, pieces + 1
+        if frames or not pieces:  # the driver yields no batch at all for no rows
+            rows = (
+                pl.concat(frames, how="vertical_relaxed", rechunk=False)
+                if frames
+                else pl.DataFrame(schema=_EMPTY_ROWS)
+            )
+            yield self._split_rejects(rows)  # type: ignore[arg-type]
 
     def _split_rejects(self, rows: pl.DataFrame) -> SourceBatch:
         """Rows with a value outside its documented range become rejects, never records."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import stat
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -20,9 +21,9 @@ from pydantic import Field, PrivateAttr
 from prism_dagster.archive.schema import GATEWAY_SCHEMA
 from prism_dagster.errors import FailureCause, SourceError
 from prism_dagster.sources.base import REJECT_TIME, LogSource, SourceBatch
-from prism_dagster.sources.spool_file import read_file
+from prism_dagster.sources.spool_file import read_file, read_large
 from prism_dagster.sources.spool_index import Span, SpoolIndex
-from prism_dagster.sources.spool_lines import is_symlink, path_reject, why
+from prism_dagster.sources.spool_lines import REJECTS, is_symlink, path_reject, why
 
 #: Log file names end in one of these, in any case, optionally followed by .gz. A .json file
 #: is read as NDJSON too: a pretty-printed one then shows up as rejects instead of nothing.
@@ -31,6 +32,7 @@ log = logging.getLogger("prism_dagster")
 #: A file's rows past the window are kept for the next hour's read (a run reads its hours
 #: in order) when there are no more of them than this, or than the window took from it.
 CARRY_ROWS = 10_000
+_NO_REJECTS = pl.DataFrame(schema=REJECTS)
 
 
 @dataclass(frozen=True)
@@ -98,6 +100,10 @@ class SpoolSource(LogSource):
         return f"spool folder {Path(self.path).expanduser()}"
 
     def read_window(self, start: datetime, end: datetime) -> SourceBatch:
+        return SourceBatch.combine(self.read_pieces(start, end))
+
+    def read_pieces(self, start: datetime, end: datetime) -> Iterator[SourceBatch]:
+        """A piece per spool file that holds rows of ``[start, end)`` (a large file in parts)."""
         root = Path(self.path).expanduser()
         if not root.is_dir():
             # An empty read here would look like quiet hours; say what is wrong instead.
@@ -114,9 +120,18 @@ class SpoolSource(LogSource):
                 len(ignored),
                 names,
             )
+        in_window = pl.col("_t").is_between(start, end, closed="left")
+        rejected = pl.col(REJECT_TIME).is_between(start, end, closed="left")
+        yield SourceBatch(
+            rows=pl.DataFrame(schema=GATEWAY_SCHEMA),
+            rejects=pl.concat(
+                [SourceBatch.empty_rejects()]
+                + [path_reject(path, exc, start, kind) for path, exc, kind in broken]
+            ).filter(rejected),
+            ignored=tuple(p.relative_to(root).as_posix() for p in ignored),
+            unreadable=tuple(f"{path}: {why(path, exc)}" for path, exc, _ in broken),
+        )
         index = SpoolIndex(root)
-        rows, rejects = [], [path_reject(path, exc, start, kind) for path, exc, kind in broken]
-        unreadable = [f"{path}: {why(path, exc)}" for path, exc, _ in broken]
         carried, self._carry = self._carry, {}
         for file in files:
             key = index.key(file)  # before reading: a file growing meanwhile is read again
@@ -127,24 +142,24 @@ class SpoolSource(LogSource):
                 good, bad = kept.good, kept.bad  # read by this run's previous hour already
             else:
                 try:
+                    big = read_large(file, self.hour_memory_mb << 20)
+                    if big is not None:
+                        index.record(key, big.span)
+                        for part in big.parts():
+                            yield SourceBatch(part.filter(in_window).drop("_t"), _NO_REJECTS)
+                        continue
                     good, bad = read_file(file, start)
                 except Exception as exc:  # one file, whatever is wrong with it, never fails
-                    rejects.append(path_reject(file, exc, start, "file"))
-                    unreadable.append(f"{file}: {why(file, exc)}")
+                    yield SourceBatch(
+                        rows=pl.DataFrame(schema=GATEWAY_SCHEMA),
+                        rejects=path_reject(file, exc, start, "file").filter(rejected),
+                        unreadable=(f"{file}: {why(file, exc)}",),
+                    )
                     continue  # and is not indexed, so the next run reads it again
                 index.record(key, _span(good, bad))
-            taken = good.filter(pl.col("_t").is_between(start, end, closed="left"))
-            rows.append(taken)
-            rejects.append(bad)
+            taken = good.filter(in_window)
+            yield SourceBatch(taken.drop("_t"), bad.filter(rejected).select(*REJECTS))
             later = good.filter(pl.col("_t") >= end), bad.filter(pl.col(REJECT_TIME) >= end)
             if key and 0 < later[0].height + later[1].height <= max(CARRY_ROWS, taken.height):
                 self._carry[key] = _Carry(end, *later)
         index.save()
-        typed = pl.DataFrame(schema=GATEWAY_SCHEMA)
-        in_window = pl.col(REJECT_TIME).is_between(start, end, closed="left")
-        return SourceBatch(
-            rows=pl.concat([typed, *(r.drop("_t") for r in rows)], how="vertical"),
-            rejects=pl.concat([SourceBatch.empty_rejects(), *rejects]).filter(in_window),
-            ignored=tuple(p.relative_to(root).as_posix() for p in ignored),
-            unreadable=tuple(unreadable),
-        )
