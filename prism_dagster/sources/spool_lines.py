@@ -20,9 +20,9 @@ import polars as pl
 
 from prism_dagster.archive.schema import EVENT_TIME_RANGE, GATEWAY_SCHEMA, REJECT_SCHEMA
 from prism_dagster.sources.base import REJECT_TIME
-from prism_dagster.sources.spool_typing import RAW_FIELDS
+from prism_dagster.sources.spool_typing import PRE, RAW_FIELDS
 
-LINE, LINE_NO, PRE = "line", "line_number", "_pre_reason"
+LINE, LINE_NO = "line", "line_number"
 RAW = pl.Struct(RAW_FIELDS)
 REJECTS = {**REJECT_SCHEMA, REJECT_TIME: pl.Datetime("us", "UTC")}
 EVENT_TIMES = tuple(datetime.fromisoformat(moment) for moment in EVENT_TIME_RANGE)

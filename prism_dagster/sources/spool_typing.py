@@ -15,6 +15,7 @@ from prism_dagster.archive.schema import EVENT_TIME_COLUMNS, GATEWAY_SCHEMA
 #: Every gateway field as JSON text: what both readers decode a line into.
 RAW_FIELDS = pl.Schema({name: pl.String for name in GATEWAY_SCHEMA})
 REASON = "reason"
+PRE = "_pre_reason"
 
 
 def _typed(name: str, dtype: pl.DataType) -> tuple[pl.Expr, str]:
@@ -35,17 +36,29 @@ def _typed(name: str, dtype: pl.DataType) -> tuple[pl.Expr, str]:
     return raw, "a string"
 
 
-def _checks(pre: pl.Expr) -> tuple[list[pl.Expr], list[tuple[pl.Expr, pl.Expr]]]:
-    """The typed fields, and per check (whether a line fails it, the reason to give)."""
-    typed, checks = [], [(pre.is_not_null(), pre)]
+_TYPED = "__typed"  # suffix of a field's typed value beside its text while both are needed
+
+
+def _with_typed(raw: pl.DataFrame, keep: list[str], pre: pl.Expr) -> pl.DataFrame:
+    """``raw`` plus each field typed (``name + _TYPED``), each typed once, and ``PRE``."""
+    typed = (_typed(name, dtype)[0].alias(name + _TYPED) for name, dtype in GATEWAY_SCHEMA.items())
+    return raw.select(*keep, *GATEWAY_SCHEMA, *typed, pre.alias(PRE))
+
+
+def _checks() -> list[tuple[pl.Expr, pl.Expr]]:
+    """Per check, over ``_with_typed``'s columns: (whether a line fails it, the reason)."""
+    pre = pl.col(PRE)
+    checks = [(pre.is_not_null(), pre)]
     for name, dtype in GATEWAY_SCHEMA.items():
-        value, expected = _typed(name, dtype)
-        typed.append(value.alias(name))
-        bad = pl.col(name).is_not_null() & value.is_null()
+        bad = pl.col(name).is_not_null() & pl.col(name + _TYPED).is_null()
+        expected = _typed(name, dtype)[1]
         checks.append((bad, pl.lit(f"{name}: expected {expected}, got ") + pl.col(name)))
     no_time = pl.all_horizontal(pl.col(c).is_null() for c in EVENT_TIME_COLUMNS)
     checks.append((no_time & pre.is_null(), pl.lit("no started_at or created_at")))
-    return typed, checks
+    return checks
+
+
+_AS_TYPED = [pl.col(name + _TYPED).alias(name) for name in GATEWAY_SCHEMA]
 
 
 def _event() -> pl.Expr:
@@ -58,9 +71,9 @@ def typed_with_reasons(raw: pl.DataFrame, pre: pl.Expr, keep: list[str]) -> pl.D
     ``raw`` holds the fields as text (``RAW_FIELDS``); ``pre`` is a reason found before the
     fields were read (e.g. not JSON), null for lines without one.
     """
-    typed, checks = _checks(pre)
-    found = (pl.when(bad).then(reason) for bad, reason in checks)
-    decoded = raw.select(*keep, *typed, *(p.alias(f"_p{i}") for i, p in enumerate(found)))
+    both = _with_typed(raw, keep, pre)
+    found = (pl.when(bad).then(reason) for bad, reason in _checks())
+    decoded = both.select(*keep, *_AS_TYPED, *(p.alias(f"_p{i}") for i, p in enumerate(found)))
     # Range checks need the typed values, hence a second pass.
     reason = pl.concat_str(
         [pl.col(r"^_p\d+$"), *range_problems(_event())], separator="; ", ignore_nulls=True
@@ -73,9 +86,10 @@ def typed_if_all_good(raw: pl.DataFrame) -> pl.DataFrame | None:
 
     The same checks as ``typed_with_reasons``, without spelling out reasons nobody reads.
     """
-    typed, checks = _checks(pl.lit(None, pl.String))
-    decoded = raw.select(*typed, pl.any_horizontal(bad for bad, _ in checks).alias(REASON))
-    outside = pl.any_horizontal(bad for bad, _ in out_of_range(_event()))
-    if decoded.select((pl.col(REASON) | outside).any()).item():
+    both = _with_typed(raw, [], pl.lit(None, pl.String))
+    if both.select(pl.any_horizontal(bad for bad, _ in _checks()).any()).item():
         return None
-    return decoded.drop(REASON)
+    typed = both.select(_AS_TYPED)
+    if typed.select(pl.any_horizontal(bad for bad, _ in out_of_range(_event())).any()).item():
+        return None
+    return typed
