@@ -10,6 +10,9 @@ peak RSS (VmHWM, reset after set-up, minus the RSS after imports and set-up) is 
     whole partition range (``dagster/asset_partition_range_start``/``_end`` tags) with
     ``job.execute_in_process`` on an ephemeral instance, to a local destination (the
     figures are the whole run: Dagster's overhead and any check the job runs included);
+  - plugin, warm: the same run again with the spool index the first one left (as every run
+    after the first finds it); the first, cold, parses every spool file in its first hour
+    to learn which hours each file holds;
   - plugin, largest hour: the same job for the day's busiest hour alone (partition_key), run
     after the day, so the spool index it finds is warm as for an ordinary hourly run; and
     again with the index deleted (it then reads every spool file for the one hour);
@@ -132,6 +135,7 @@ def spool_day(args: argparse.Namespace, work: Path, level: int) -> None:
     hour_mb = sizes[big.path] if big.path else 0.0  # that hour's spool file
     runs = [  # (row label, method, params, whether the plugin's spool index is deleted first)
         (f"plugin (Dagster job, {args.hours} h range)", "plugin", base, True),
+        (f"plugin, {args.hours} h range, warm spool index", "plugin:warm", base, False),
         (f"plugin, largest hour {big.hour:{KEY}} alone", "plugin:hour", one, False),
         ("plugin, same hour, cold spool index", "plugin:cold", one, True),
         ("naive (json + dicts + gzip)", "naive", base, True),

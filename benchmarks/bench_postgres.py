@@ -41,30 +41,37 @@ HOUR = datetime(2026, 3, 31, 12, tzinfo=UTC)  # mid-day: the simulator's busiest
 ORG = "6f1c1a0e-0000-4000-8000-000000000001"
 
 
-def load(dsn: str, rows: int) -> int:
-    """Create the gateway table and COPY ``rows`` requests of one hour into it."""
+def load(dsn: str, rows: int, chunk: int = 1_000_000) -> int:
+    """Create the gateway table and COPY ``rows`` requests of one hour into it.
+
+    In chunks of at most ``chunk`` simulated rows (each its own seed), so that loading a
+    5M-row hour does not need all of it in memory at once.
+    """
     import psycopg
 
-    seed, frame = 0, pl.DataFrame()
-    while frame.height == 0:  # skip the simulator's quiet hours
-        frame = hour_rows(HOUR, rows, seed)
-        seed += 1
-    frame = frame.head(rows).with_columns(
-        pl.lit(ORG).alias("organization_id"),
-        pl.lit(None, pl.String).alias("workspace_id"),
-        pl.lit(False).alias("deleted"),
-        pl.lit(None, pl.String).alias("request_body"),
-    )
-    buffer = io.BytesIO()
-    frame.select(COLUMNS).write_csv(buffer)
+    loaded, seed = 0, 0
     with psycopg.connect(dsn) as conn:
         conn.execute(TABLE_DDL)
-        columns = ", ".join(COLUMNS)
-        sql = f"COPY agentcc_request_log ({columns}) FROM STDIN WITH (FORMAT csv, HEADER true)"
-        with conn.cursor().copy(sql) as copy:
-            copy.write(buffer.getvalue())
+        while loaded < rows:
+            frame = hour_rows(HOUR, min(chunk, rows - loaded), seed)
+            seed += 1  # the simulator's quiet hours give nothing: the next seed does
+            frame = frame.head(rows - loaded).with_columns(
+                pl.lit(ORG).alias("organization_id"),
+                pl.lit(None, pl.String).alias("workspace_id"),
+                pl.lit(False).alias("deleted"),
+                pl.lit(None, pl.String).alias("request_body"),
+            )
+            if not frame.height:
+                continue
+            buffer = io.BytesIO()
+            frame.select(COLUMNS).write_csv(buffer)
+            columns = ", ".join(COLUMNS)
+            sql = f"COPY agentcc_request_log ({columns}) FROM STDIN WITH (FORMAT csv, HEADER true)"
+            with conn.cursor().copy(sql) as copy:
+                copy.write(buffer.getvalue())
+            loaded += frame.height
         conn.execute("ANALYZE agentcc_request_log")
-    return frame.height
+    return loaded
 
 
 def run(method: str, dsn: str, out: Path) -> dict[str, float]:

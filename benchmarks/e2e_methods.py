@@ -56,6 +56,8 @@ def plugin(p: Params, out: Path) -> Job:
         source = {"kind": "postgres", "dsn": {"env": "BENCH_GATEWAY_DSN"}, "organization_id": ORG}
     else:
         source = {"kind": "spool", "path": p["spool"]}
+    if "hour_memory_mb" in p:  # bench_large_hour.py; otherwise the default
+        source["hour_memory_mb"] = p["hour_memory_mb"]
     raw = {
         "source": source,
         "integrations": [

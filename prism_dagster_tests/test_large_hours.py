@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import json
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,11 @@ from prism_dagster.sources import SpoolSource, pg_stream
 from prism_dagster.sources import postgres as postgres_module
 from prism_dagster.sources.postgres import PostgresSource
 from prism_dagster.sources.simulate import simulate
+from prism_dagster.sources.spool_file import read_carefully
+from prism_dagster.sources.spool_large import is_large, read_in_blocks
 from prism_dagster_tests.support import gateway_db
 from prism_dagster_tests.support.archive_reader import tree_bytes
-from prism_dagster_tests.support.rows import hour
+from prism_dagster_tests.support.rows import gateway_row, hour, write_spool
 
 H14, H16 = hour("2026-03-31T14"), hour("2026-03-31T16")
 SETTINGS = WriteSettings(max_rows_per_file=700, slice_rows=90)  # slices across minutes
@@ -149,3 +152,43 @@ def test_a_postgres_hour_in_pieces_past_its_budget_archives_the_same_bytes(
         }
         _archive(raw, "2026-03-31T14", "2026-03-31T15")
     assert tree_bytes(tmp_path / "memory") == tree_bytes(tmp_path / "disk")
+
+
+def _file_with_bad_lines(path: Path, compress: bool) -> Path:
+    rows: list[Any] = []
+    for i in range(3000):
+        t = f"2026-03-31T14:{i // 60 % 60:02d}:{i % 60:02d}Z"
+        rows.append(gateway_row(f"r{i:05d}", t, error_message="x" * (i % 97)))
+    rows[0] = "\ufeff" + json.dumps(rows[0])  # a byte order mark, first line only
+    rows[700] = '{"request_id": "cut", "lat'
+    rows[1500] = gateway_row("typed", "2026-03-31T14:30:00Z", latency_ms="slow")
+    rows[2999] = gateway_row("nested", "2026-03-31T14:59:00Z", model={"a": 1})
+    rows.insert(2100, "")
+    return write_spool(path, rows, compress)
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["ndjson", "gzip"])
+def test_a_large_file_with_bad_lines_reads_block_by_block_as_the_careful_reader(
+    spool: Path, compress: bool
+) -> None:
+    file = _file_with_bad_lines(spool / "big.ndjson", compress)
+    assert is_large(file, 64 << 10)
+    blocks = list(read_in_blocks(file, H14, 64 << 10))  # blocks of 64 KiB of lines
+    assert len(blocks) > 5
+    good, bad = (pl.concat(parts) for parts in zip(*blocks, strict=True))
+    careful_good, careful_bad = read_carefully(file, H14)
+    assert good.equals(careful_good) and good.height == 2997
+    same = ["line_number", "reason", "line"]  # a reject's hour may come from another neighbour
+    assert bad.select(same).equals(careful_bad.select(same))
+    assert bad["line_number"].to_list() == [701, 1501, 3001]
+
+
+def test_a_large_gzip_file_cut_short_keeps_its_lines_and_says_so(spool: Path) -> None:
+    file = _file_with_bad_lines(spool / "big.ndjson", compress=True)
+    file.write_bytes(file.read_bytes()[: file.stat().st_size * 2 // 3])
+    good, bad = (pl.concat(p) for p in zip(*read_in_blocks(file, H14, 64 << 10), strict=True))
+    careful_good, careful_bad = read_carefully(file, H14)
+    assert 1000 < good.height <= careful_good.height  # at most one 1 MiB read is lost
+    assert bad["reason"][-1].startswith("unreadable file: gzip data damaged or cut")
+    assert bad["reason"][-2] == "line cut off where the gzip data ends"
+    assert careful_bad["reason"][-1].startswith("unreadable file:")

@@ -21,8 +21,9 @@ from pydantic import Field, PrivateAttr
 from prism_dagster.archive.schema import GATEWAY_SCHEMA
 from prism_dagster.errors import FailureCause, SourceError
 from prism_dagster.sources.base import REJECT_TIME, LogSource, SourceBatch
-from prism_dagster.sources.spool_file import read_file, read_large
+from prism_dagster.sources.spool_file import read_file
 from prism_dagster.sources.spool_index import Span, SpoolIndex
+from prism_dagster.sources.spool_large import is_large, read_in_blocks
 from prism_dagster.sources.spool_lines import REJECTS, is_symlink, path_reject, why
 
 #: Log file names end in one of these, in any case, optionally followed by .gz. A .json file
@@ -32,7 +33,6 @@ log = logging.getLogger("prism_dagster")
 #: A file's rows past the window are kept for the next hour's read (a run reads its hours
 #: in order) when there are no more of them than this, or than the window took from it.
 CARRY_ROWS = 10_000
-_NO_REJECTS = pl.DataFrame(schema=REJECTS)
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,11 @@ def list_spool(root: Path) -> tuple[list[Path], list[Path], list[tuple[Path, OSE
 def _span(good: pl.DataFrame, bad: pl.DataFrame) -> Span:
     times = pl.concat([good.get_column("_t"), bad.get_column(REJECT_TIME)]).drop_nulls()
     return (times.min(), times.max()) if len(times) else None  # type: ignore[return-value]
+
+
+def _widest(spans: list[Span]) -> Span:
+    known = [span for span in spans if span is not None]
+    return (min(s[0] for s in known), max(s[1] for s in known)) if known else None
 
 
 class SpoolSource(LogSource):
@@ -142,11 +147,16 @@ class SpoolSource(LogSource):
                 good, bad = kept.good, kept.bad  # read by this run's previous hour already
             else:
                 try:
-                    big = read_large(file, self.hour_memory_mb << 20)
-                    if big is not None:
-                        index.record(key, big.span)
-                        for part in big.parts():
-                            yield SourceBatch(part.filter(in_window).drop("_t"), _NO_REJECTS)
+                    if is_large(file, self.hour_memory_mb << 20):
+                        # Block by block, never whole; no carry (it would be large too).
+                        spans = []
+                        for good, bad in read_in_blocks(file, start, self.hour_memory_mb << 20):
+                            spans.append(_span(good, bad))
+                            yield SourceBatch(
+                                good.filter(in_window).drop("_t"),
+                                bad.filter(rejected).select(*REJECTS),
+                            )
+                        index.record(key, _widest(spans))
                         continue
                     good, bad = read_file(file, start)
                 except Exception as exc:  # one file, whatever is wrong with it, never fails

@@ -8,11 +8,6 @@ give the same rows.
 
 from __future__ import annotations
 
-import gzip
-import os
-import zlib
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -20,10 +15,8 @@ import polars as pl
 
 from prism_dagster.archive.schema import EVENT_TIME_COLUMNS, GATEWAY_SCHEMA
 from prism_dagster.sources.base import REJECT_TIME
-from prism_dagster.sources.spool_index import Span
 from prism_dagster.sources.spool_lines import (
     EVENT_TIMES,
-    GZIP_MAGIC,
     LINE,
     LINE_NO,
     PRE,
@@ -44,7 +37,7 @@ from prism_dagster.sources.spool_typing import (
 # Read as text, a JSON object or array in a text field arrives as its JSON ('{"a": 1}'),
 # which the careful reader rejects; a real text value starting so is read carefully too.
 _TEXT_FIELDS = [name for name, dtype in GATEWAY_SCHEMA.items() if dtype == pl.String]
-_NESTED = pl.any_horizontal(
+NESTED = pl.any_horizontal(
     pl.col(_TEXT_FIELDS).str.starts_with("{") | pl.col(_TEXT_FIELDS).str.starts_with("[")
 )
 
@@ -55,7 +48,7 @@ def read_clean(file: Path) -> pl.DataFrame | None:
         raw = pl.read_ndjson(file, schema=RAW_FIELDS)  # gzip too, by its magic bytes
     except (OSError, pl.exceptions.PolarsError):
         return None
-    if raw.select(_NESTED.any()).item():
+    if raw.select(NESTED.any()).item():
         return None
     return typed_if_all_good(raw)
 
@@ -81,7 +74,7 @@ def _decode(lines: pl.DataFrame) -> pl.DataFrame:
 
 _EVENT = pl.coalesce(*(pl.col(c) for c in EVENT_TIME_COLUMNS))
 #: ``_t``: the row's event time when plausible, which files it under an hour.
-_IN_RANGE = pl.when(_EVENT.is_between(*EVENT_TIMES, closed="left")).then(_EVENT).alias("_t")
+IN_RANGE = pl.when(_EVENT.is_between(*EVENT_TIMES, closed="left")).then(_EVENT).alias("_t")
 
 
 def read_file(file: Path, start: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -91,7 +84,7 @@ def read_file(file: Path, start: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
     """
     clean = read_clean(file)
     if clean is not None:
-        return clean.with_columns(_IN_RANGE), pl.DataFrame(schema=REJECTS)
+        return clean.with_columns(IN_RANGE), pl.DataFrame(schema=REJECTS)
     return read_carefully(file, start)
 
 
@@ -115,10 +108,17 @@ def read_carefully(file: Path, start: datetime) -> tuple[pl.DataFrame, pl.DataFr
     except (OSError, pl.exceptions.PolarsError):
         # Invalid UTF-8 or damaged gzip: recover line by line (raises OSError if unreadable).
         lines, early = read_slowly(file)
+    return rows_and_rejects(file, start, lines, early)
+
+
+def rows_and_rejects(
+    file: Path, start: datetime, lines: pl.DataFrame, early: pl.DataFrame | None
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Numbered lines of ``file`` (and those that failed before JSON) to rows and rejects."""
     decoded = _decode(lines)
     if early is not None and early.height:
         decoded = pl.concat([decoded, early], how="diagonal").sort(LINE_NO)
-    decoded = decoded.with_columns(_IN_RANGE)
+    decoded = decoded.with_columns(IN_RANGE)
     good = decoded.filter(pl.col("reason").is_null()).select(*GATEWAY_SCHEMA, "_t")
     # A bad line is filed under the hour of its own (plausible) time, else its neighbours'
     # in the file (logs are written in time order), else the file's: every bad line lands
@@ -129,72 +129,3 @@ def read_carefully(file: Path, start: datetime) -> tuple[pl.DataFrame, pl.DataFr
         pl.lit(str(file)).alias("source_file"), LINE_NO, "reason", LINE, REJECT_TIME
     ).cast(REJECTS)
     return good, bad
-
-
-#: A file's NDJSON is estimated at this many times its gzip size (logs compress ~10-15x).
-_GZIP_RATIO = 12
-#: Bytes of NDJSON parsed at once when a file is read in parts: at most a quarter of the
-#: hour's memory budget, and no more than this.
-_BLOCK = 32 << 20
-
-
-@dataclass(frozen=True)
-class LargeFile:
-    """A spool file too large to hold whose every line is good: its span, read in parts."""
-
-    file: Path
-    span: Span
-    block: int
-
-    def parts(self) -> Iterator[pl.DataFrame]:
-        """The file's rows (typed, plus ``_t``), a block of lines at a time."""
-        for raw in _blocks(self.file, self.block):
-            typed = typed_if_all_good(raw)
-            if typed is None:  # the file changed since it was checked
-                raise ValueError(f"{self.file} changed while it was read")
-            yield typed.with_columns(_IN_RANGE)
-
-
-def _blocks(file: Path, size: int) -> Iterator[pl.DataFrame]:
-    with open(file, "rb") as handle:
-        gz = handle.read(2) == GZIP_MAGIC
-    opened = gzip.open(file, "rb") if gz else open(file, "rb")  # noqa: SIM115
-    with opened as stream:
-        rest = b""
-        while block := stream.read(size):
-            block = rest + block
-            cut = block.rfind(b"\n") + 1
-            if cut:
-                rest = block[cut:]
-                yield pl.read_ndjson(block[:cut], schema=RAW_FIELDS)
-            else:
-                rest = block
-        if rest.strip():
-            yield pl.read_ndjson(rest, schema=RAW_FIELDS)
-
-
-def read_large(file: Path, budget_bytes: int) -> LargeFile | None:
-    """``file`` in parts when it is larger than ``budget_bytes`` and every line is good.
-
-    None for a smaller file, or for one that needs the careful reader (which holds it whole).
-    """
-    with open(file, "rb") as handle:
-        size = os.fstat(handle.fileno()).st_size
-        size *= _GZIP_RATIO if handle.read(2) == GZIP_MAGIC else 1
-    if size <= budget_bytes:
-        return None
-    first, last, block = None, None, min(_BLOCK, budget_bytes // 4)
-    try:
-        for raw in _blocks(file, block):
-            if raw.select(_NESTED.any()).item():
-                return None
-            typed = typed_if_all_good(raw)
-            if typed is None:
-                return None
-            times = typed.select(_IN_RANGE).get_column("_t")
-            first = min(filter(None, (first, times.min())), default=None)
-            last = max(filter(None, (last, times.max())), default=None)
-    except (OSError, EOFError, zlib.error, pl.exceptions.PolarsError):
-        return None
-    span = None if first is None else (first, last)
-    return LargeFile(file, span, block)  # type: ignore[arg-type]

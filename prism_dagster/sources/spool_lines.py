@@ -62,9 +62,11 @@ def gunzip(raw: bytes) -> tuple[bytes, str | None]:
     return b"".join(out), None
 
 
-def _segments(data: bytes) -> tuple[list[pl.DataFrame], list[tuple[int, str, str]]]:
+def _segments(
+    data: bytes, first_line: int = 1
+) -> tuple[list[pl.DataFrame], list[tuple[int, str, str]]]:
     # Decode runs of valid UTF-8 in one go; a line holding an invalid byte is rejected alone.
-    frames, bad, pos, line_no = [], [], 0, 1
+    frames, bad, pos, line_no = [], [], 0, first_line
     view = memoryview(data)
     while pos < len(data):
         try:
@@ -103,19 +105,31 @@ def read_slowly(file: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
         # The last line of a cut file is cut too: it is rejected, never archived half.
         keep = data.rfind(b"\n") + 1
         data, tail = data[:keep], data[keep:]
-    frames, bad = _segments(data)
+    lines, rejects = lines_of(data)
     next_no = data.count(b"\n") + 1
+    extra = []
     if tail.strip():
         text = tail.decode("utf-8", errors="backslashreplace")
-        bad.append((next_no, text, "line cut off where the gzip data ends"))
+        extra.append((next_no, text, "line cut off where the gzip data ends"))
         next_no += 1
     if damage is not None:
-        bad.append((next_no, "", f"unreadable file: {damage}; anything after it is lost"))
+        extra.append((next_no, "", f"unreadable file: {damage}; anything after it is lost"))
+    return lines, pl.concat([rejects, early_rejects(extra)])
+
+
+def early_rejects(bad: list[tuple[int, str, str]]) -> pl.DataFrame:
+    """(line number, line, reason) of lines that failed before JSON, as a frame."""
+    schema = {LINE_NO: pl.Int64, LINE: pl.String, "reason": pl.String}
+    return pl.DataFrame(bad, schema=schema, orient="row")
+
+
+def lines_of(data: bytes, first_line: int = 1) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Non-blank lines of NDJSON bytes, numbered from ``first_line``, and those not UTF-8."""
+    frames, bad = _segments(data, first_line)
     schema = {LINE_NO: pl.Int64, LINE: pl.String}
     lines = pl.concat([pl.DataFrame(schema=schema), *(f.cast(schema) for f in frames)])
     lines = non_blank(lines.with_columns(pl.col(LINE).str.strip_suffix("\r")))
-    rejects = pl.DataFrame(bad, schema={**schema, "reason": pl.String}, orient="row")
-    return lines, rejects
+    return lines, early_rejects(bad)
 
 
 def is_symlink(path: Path) -> bool:
