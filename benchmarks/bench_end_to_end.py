@@ -85,10 +85,11 @@ def row(name: str, r: Result, source_mb: float) -> str:
     made = f"{r['bytes'] / 1e6:.1f}" if r["bytes"] else "-"
     rate, cores = r["rows"] / r["seconds"], r["cpu"] / r["seconds"]
     per_core = r["rows"] / r["cpu"] if r["cpu"] else float("nan")
+    mb_core = source_mb / r["cpu"] if r["cpu"] else float("nan")
     return (
         f"| {name} | {r['rows']:,.0f} | {r['seconds']:.2f} | {rate:,.0f} | "
-        f"{source_mb / r['seconds']:.1f} | {cores:.2f} | {per_core:,.0f} | {r['peak']:.0f} | "
-        f"{made} |"
+        f"{source_mb / r['seconds']:.1f} | {cores:.2f} | {per_core:,.0f} | {mb_core:.1f} | "
+        f"{r['peak']:.0f} | {made} |"
     )
 
 
@@ -98,18 +99,38 @@ def table(
     """``own_mb``: the source MB of each row whose method did not archive the whole source."""
     print(f"\n{title}\n")
     print(
-        "| method | rows | s | rows/s | MB/s src | cores | rows/s/core | peak RSS +MiB | out MB |"
+        "| method | rows | s | rows/s | MB/s src | cores | rows/s/core | MB/s/core | "
+        "peak RSS +MiB | out MB |"
     )
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
         print(row(name, r, (own_mb or {}).get(name, source_mb)))
 
 
-def ratios(results: dict[str, Result], suffix: str = "") -> None:
+def ratios(results: dict[str, Result], suffix: str = "", against: str | None = None) -> None:
+    """The plugin's rows/s over the baselines' (``against``: their suffix, if not ``suffix``)."""
     speed = {m: r["rows"] / r["seconds"] for m, r in results.items()}
-    plugin = speed[f"plugin{suffix}"]
-    print(f"plugin / naive{suffix}:  {plugin / speed[f'naive{suffix}']:.2f}x rows/s")
-    print(f"plugin / polars{suffix}: {plugin / speed[f'polars{suffix}']:.2f}x rows/s")
+    plugin, other = speed[f"plugin{suffix}"], suffix if against is None else against
+    print(f"plugin{suffix} / naive{other}:  {plugin / speed[f'naive{other}']:.2f}x rows/s")
+    print(f"plugin{suffix} / polars{other}: {plugin / speed[f'polars{other}']:.2f}x rows/s")
+
+
+STAGES = ("gunzip", "parse", "serialise", "compress")
+
+
+def ceiling(results: dict[str, Result]) -> None:
+    """The stages' CPU per row added up: what one core could do if that were all the work."""
+    cpu_per_row = sum(results[s]["cpu"] / results[s]["rows"] for s in STAGES)
+    per_core = 1 / cpu_per_row
+    cores = os.cpu_count() or 1
+    for name in ("plugin", "plugin:warm"):
+        r = results[name]
+        print(
+            f"{name}: {r['rows'] / r['cpu']:,.0f} rows/s per core = "
+            f"{r['rows'] / r['cpu'] / per_core:.0%} of the stages' ceiling ({per_core:,.0f} rows/s"
+            f" per core: gunzip + parse + serialise + compress); {r['rows'] / r['seconds']:,.0f} "
+            f"rows/s = {r['rows'] / r['seconds'] / (per_core * cores):.0%} of it on {cores} cores"
+        )
 
 
 def spool_day(args: argparse.Namespace, work: Path, level: int) -> None:
@@ -162,6 +183,8 @@ def spool_day(args: argparse.Namespace, work: Path, level: int) -> None:
     alone = results["plugin:hour"]
     print()
     ratios(results)
+    ratios(results, ":warm", against="")
+    ceiling(results)
     ratio = results["plugin"]["peak"] / alone["peak"]
     print(
         f"peak RSS: {args.hours}-hour run {results['plugin']['peak']:.0f} MiB / largest hour "

@@ -72,6 +72,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--budget", type=int, action="append", help="hour_memory_mb (MiB)")
+    parser.add_argument("--piece-mb", type=int, action="append", help="PostgreSQL PIECE_BYTES")
     parser.add_argument("--skip-pg", action="store_true")
     parser.add_argument("--skip-spool", action="store_true")
     args = parser.parse_args()
@@ -99,8 +100,12 @@ def main() -> None:
                 print(f"\npostgres: {rows:,} rows loaded in {time.perf_counter() - start:.0f} s")
                 results = {}
                 for budget in budgets:
-                    label = f"plugin, PostgreSQL hour, hour_memory_mb {budget}"
-                    results[label] = child("plugin-pg", params(budget, dsn=pg.dsn()), work)
+                    for piece in args.piece_mb or [None]:
+                        label = f"plugin, PostgreSQL hour, hour_memory_mb {budget}"
+                        more: dict[str, object] = {"dsn": pg.dsn()}
+                        if piece:
+                            label, more["piece_mb"] = f"{label}, pieces of {piece} MiB", piece
+                        results[label] = child("plugin-pg", params(budget, **more), work)
             table(f"PostgreSQL hour: {rows:,} rows", results, float("nan"))
     print(
         f"\nload average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}; "

@@ -58,6 +58,10 @@ def plugin(p: Params, out: Path) -> Job:
         source = {"kind": "spool", "path": p["spool"]}
     if "hour_memory_mb" in p:  # bench_large_hour.py; otherwise the default
         source["hour_memory_mb"] = p["hour_memory_mb"]
+    if "piece_mb" in p:  # bench_large_hour.py --piece-mb: PostgreSQL's piece size
+        from prism_dagster.sources import postgres
+
+        postgres.PIECE_BYTES = int(p["piece_mb"]) << 20
     raw = {
         "source": source,
         "integrations": [

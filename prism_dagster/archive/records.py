@@ -155,11 +155,11 @@ class RecordSpill:
         if self._folder is None:
             frames = [pl.DataFrame(schema=RECORD_SCHEMA), *self._held]
             self._held = []
-            return InMemory(sort_records(pl.concat(frames)))
+            return InMemory(sort_records(pl.concat(frames, rechunk=False)))
         files, height, cost, errors = [], 0, 0.0, 0
         for i, minute in enumerate(sorted(self._buckets)):
             parts = [pl.read_ipc(file) for file in self._buckets[minute]]
-            bucket = sort_records(pl.concat(parts))
+            bucket = sort_records(pl.concat(parts, rechunk=False))
             files.append(Path(self._folder.name) / f"sorted-{i:04d}.arrow")
             bucket.write_ipc(files[-1])
             for file in self._buckets[minute]:

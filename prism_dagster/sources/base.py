@@ -20,7 +20,7 @@ REJECT_TIME = EVENT_TIME
 
 BadRecordPolicy = Literal["keep", "fail"]
 #: See ``LogSource.hour_memory_mb``.
-DEFAULT_HOUR_MEMORY_MB = 128
+DEFAULT_HOUR_MEMORY_MB = 64
 
 
 @dataclass(frozen=True)

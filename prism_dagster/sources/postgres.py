@@ -35,7 +35,7 @@ _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 _CASTABLE = {"uuid", "text", "character varying", "bigint", "integer"}
 _EMPTY_ROWS = {**GATEWAY_SCHEMA, UPDATED_AT: pl.Datetime("us", "UTC")}
 #: Rows are handed on in pieces of about this many bytes of Arrow buffers (see read_pieces).
-PIECE_BYTES = 64 << 20
+PIECE_BYTES = 8 << 20
 
 
 def literal(text: str) -> str:
