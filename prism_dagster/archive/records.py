@@ -69,9 +69,16 @@ class InMemory(HourRecords):
     def __init__(self, frame: pl.DataFrame) -> None:
         self.frame = frame
         self.height = frame.height
+        self._totals: tuple[float, int] | None = None
 
     def totals(self) -> tuple[float, int]:
-        return _totals(self.frame)
+        if self._totals is None:
+            self._totals = _totals(self.frame)
+        return self._totals
+
+    def close(self) -> None:
+        self.totals()  # still known after the rows are let go
+        self.frame = pl.DataFrame(schema=self.frame.schema)
 
     def parts(self) -> Iterator[pl.DataFrame]:
         yield self.frame

@@ -132,6 +132,8 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
                 before = obj.previous(key) if obj.previous is not None else None
                 obj.report_hour(key, hour_metadata(result, batch.records, archive, before))
             results.append(result)
+            # Let go of this hour before the next is read (the loop variable would keep it).
+            del batch
         context.add_output_metadata(
             window_metadata(obj.window, results, archive, said.ignored, said.unreadable)
         )

@@ -7,6 +7,7 @@ and the damaged end of a gzip file, add one reject each with ``line == ""``.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import stat
@@ -87,6 +88,20 @@ def _span(good: pl.DataFrame, bad: pl.DataFrame) -> Span:
     return (times.min(), times.max()) if len(times) else None  # type: ignore[return-value]
 
 
+def _own(part: pl.DataFrame, whole: pl.DataFrame) -> pl.DataFrame:
+    """``part`` (filtered from ``whole``) holding only its own bytes when it is a small part.
+
+    A filtered frame shares its parent's string buffers: a few rows kept for the next hour,
+    or one hour's rows of a day's file, would otherwise keep the whole file in memory.
+    """
+    if part.height * 2 > whole.height:
+        return part
+    buffer = io.BytesIO()
+    part.write_ipc(buffer)
+    buffer.seek(0)
+    return pl.read_ipc(buffer)
+
+
 def _widest(spans: list[Span]) -> Span:
     known = [span for span in spans if span is not None]
     return (min(s[0] for s in known), max(s[1] for s in known)) if known else None
@@ -152,9 +167,9 @@ class SpoolSource(LogSource):
                         spans = []
                         for good, bad in read_in_blocks(file, start, self.hour_memory_mb << 20):
                             spans.append(_span(good, bad))
+                            taken = _own(good.filter(in_window), good)
                             yield SourceBatch(
-                                good.filter(in_window).drop("_t"),
-                                bad.filter(rejected).select(*REJECTS),
+                                taken.drop("_t"), bad.filter(rejected).select(*REJECTS)
                             )
                         index.record(key, _widest(spans))
                         continue
@@ -167,9 +182,9 @@ class SpoolSource(LogSource):
                     )
                     continue  # and is not indexed, so the next run reads it again
                 index.record(key, _span(good, bad))
-            taken = good.filter(in_window)
+            taken = _own(good.filter(in_window), good)
             yield SourceBatch(taken.drop("_t"), bad.filter(rejected).select(*REJECTS))
             later = good.filter(pl.col("_t") >= end), bad.filter(pl.col(REJECT_TIME) >= end)
             if key and 0 < later[0].height + later[1].height <= max(CARRY_ROWS, taken.height):
-                self._carry[key] = _Carry(end, *later)
+                self._carry[key] = _Carry(end, _own(later[0], good), _own(later[1], bad))
         index.save()
