@@ -54,9 +54,12 @@ dev: $(STAMP)
 	mkdir -p .prism/dagster_home && touch .prism/dagster_home/dagster.yaml
 	DAGSTER_HOME="$(CURDIR)/.prism/dagster_home" $(BIN)/dagster dev -w workspace.yaml
 
+# About 20 minutes on 2 cores: the write path, PostgreSQL, end to end, 5M-row hours.
 bench: $(STAMP) postgres
 	$(BIN)/python benchmarks/bench_write.py
 	$(BIN)/python benchmarks/bench_postgres.py
+	$(BIN)/python benchmarks/bench_end_to_end.py
+	$(BIN)/python benchmarks/bench_large_hour.py
 
 clean:
 	rm -rf $(VENV) node_modules .prism prism.yaml .pytest_cache .ruff_cache

@@ -114,8 +114,8 @@ class Spilled(HourRecords):
 class RecordSpill:
     """Collects an hour's records as they are read; ``finish`` puts them in archive order.
 
-    Records stay in memory until they pass ``budget_bytes``; from then on every part goes to
-    disk, split by minute.
+    Records stay in memory until they pass ``budget_bytes``; then all that is held goes to
+    disk, a file per minute, and collecting starts again.
     """
 
     def __init__(self, budget_bytes: int) -> None:
@@ -127,29 +127,22 @@ class RecordSpill:
 
     def add(self, records: pl.DataFrame) -> None:
         """Records in any order (``normalize.shape``'s output)."""
-        if self._folder is not None:
-            self._spill(records)
-            return
         self._held.append(records)
         self._size += records.estimated_size()
         if self._size > self.budget:
-            self._folder = tempfile.TemporaryDirectory(prefix="prism-hour-")
-            held, self._held = self._held, []
-            for part in held:
-                self._spill(part)
+            self._spill()
 
-    def _spill(self, records: pl.DataFrame) -> None:
-        assert self._folder is not None
-        for (minute,), part in (
-            records.with_columns(_MINUTE).partition_by("_minute", as_dict=True).items()
-        ):
+    def _spill(self) -> None:
+        # All that is held, at once: a file per minute per spill, not per part read.
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="prism-hour-")
+        held = pl.concat(self._held, rechunk=False).with_columns(_MINUTE)
+        self._held, self._size = [], 0
+        for (minute,), part in held.partition_by("_minute", as_dict=True).items():
             bucket = self._buckets[str(minute)]
-            file = (
-                Path(self._folder.name)
-                / f"in-{str(minute).replace(':', '')}-{len(bucket):06d}.arrow"
-            )
-            part.drop("_minute").write_ipc(file)
-            bucket.append(file)
+            name = f"in-{str(minute).replace(':', '')}-{len(bucket):06d}.arrow"
+            part.drop("_minute").write_ipc(Path(self._folder.name) / name)
+            bucket.append(Path(self._folder.name) / name)
 
     def discard(self) -> None:
         """Let go of everything collected (the read failed)."""
@@ -163,6 +156,8 @@ class RecordSpill:
             frames = [pl.DataFrame(schema=RECORD_SCHEMA), *self._held]
             self._held = []
             return InMemory(sort_records(pl.concat(frames, rechunk=False)))
+        if self._held:
+            self._spill()
         files, height, cost, errors = [], 0, 0.0, 0
         for i, minute in enumerate(sorted(self._buckets)):
             parts = [pl.read_ipc(file) for file in self._buckets[minute]]
