@@ -27,7 +27,9 @@ def build_definitions(config: PrismConfig) -> dg.Definitions:
     for integration in config.integrations:
         destination = resources[destination_key(integration.name)]
         assets.append(
-            build_archive_asset(integration, destination, config.catch_up.max_hours_per_run)
+            build_archive_asset(
+                integration, destination, config.catch_up.max_hours_per_run, config.pools.source
+            )
         )
         checks += [build_destination_check(integration), build_status_check(integration)]
         checks.append(build_archive_complete_check(integration, config.catch_up.max_hours_per_run))

@@ -49,6 +49,10 @@ DESTINATION_CHECK = "destination_writable"
 ARCHIVE_COMPLETE_CHECK = "archive_complete"
 LATE_ROWS_SENSOR = "prism_late_rows"
 ERROR_RETRY_SENSOR = "prism_error_retry"
+#: The Dagster pool every archive asset declares unless prism.yaml's ``pools.source`` names
+#: another: one pool per gateway database, shared by all integrations (and code locations)
+#: reading it.
+SOURCE_POOL = "prism_gateway"
 
 #: What ``dg.define_asset_job`` returns; its class is not part of Dagster's public API.
 AssetJob = Any
@@ -82,6 +86,11 @@ def schedule_name(integration: str) -> str:
 def io_manager_key(integration: str) -> str:
     """Resource key of an integration's archive IO manager."""
     return f"archive_io_{integration}"
+
+
+def destination_pool(integration: str) -> str:
+    """The Dagster pool of an integration's destination (its probe and read-back checks)."""
+    return f"prism_destination_{integration}"
 
 
 def destination_key(integration: str) -> str:

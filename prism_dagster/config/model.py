@@ -10,6 +10,7 @@ from pydantic import Field, field_validator, model_validator
 
 from prism_dagster.config.fields import SECRET_FIELDS, EnvRef, Value, _env_ref, _Strict
 from prism_dagster.config.integrations import Integration, destination_identity
+from prism_dagster.config.pools import PoolsConfig
 from prism_dagster.config.sources import PostgresSourceConfig, SpoolSourceConfig
 
 
@@ -52,6 +53,7 @@ class PrismConfig(_Strict):
     status_store: StatusStoreConfig = Field(default_factory=StatusStoreConfig)
     catch_up: CatchUpConfig = Field(default_factory=CatchUpConfig)
     late_rows: LateRowsConfig = Field(default_factory=LateRowsConfig)
+    pools: PoolsConfig = Field(default_factory=PoolsConfig)
 
     @model_validator(mode="after")
     def _unique_names(self) -> PrismConfig:
@@ -63,6 +65,9 @@ class PrismConfig(_Strict):
         problem = shared_destination(self.integrations)
         if problem:
             raise ValueError(problem)
+        unknown = self.pools.unknown([i.name for i in self.integrations])
+        if unknown:
+            raise ValueError(f"pools.destinations names no integration: {', '.join(unknown)}")
         return self
 
 

@@ -26,6 +26,7 @@ from prism_dagster.names import (
     PROVIDER_TAG,
     SOURCE_FINGERPRINT_KEY,
     SOURCE_GROUP,
+    SOURCE_POOL,
     archive_key,
     hourly_partitions,
     io_manager_key,
@@ -55,12 +56,16 @@ def catalog_tags(integration: Integration) -> dict[str, str]:
 
 
 def build_archive_asset(
-    integration: Integration, destination: Destination, hours_per_run: int
+    integration: Integration,
+    destination: Destination,
+    hours_per_run: int,
+    pool: str = SOURCE_POOL,
 ) -> dg.AssetsDefinition:
     """The hourly archive asset of one integration, writing to ``destination``.
 
     A backfill archives up to ``hours_per_run`` hours per run (``catch_up.max_hours_per_run``,
     as catch-up does): each run costs seconds of start-up, each hour within it milliseconds.
+    Its step holds a slot of the source's Dagster ``pool`` while it reads and writes.
     """
 
     # backfill_policy is a Dagster beta parameter: its notice is Dagster's, not something the
@@ -76,6 +81,7 @@ def build_archive_asset(
             partitions_def=hourly_partitions(integration.first_hour),
             backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=hours_per_run),
             deps=[GATEWAY_LOGS],
+            pool=pool,
             io_manager_key=io_manager_key(integration.name),
             group_name=ARCHIVE_GROUP,
             kinds={"polars", integration.provider},

@@ -7,7 +7,13 @@ from prism_dagster.config import Integration
 from prism_dagster.defs.resources import StatusStoreResource
 from prism_dagster.defs.sensors import status_evaluation
 from prism_dagster.lifecycle.validate import Outcome, validate_destination
-from prism_dagster.names import DESTINATION_CHECK, STATUS_CHECK, archive_key, destination_key
+from prism_dagster.names import (
+    DESTINATION_CHECK,
+    STATUS_CHECK,
+    archive_key,
+    destination_key,
+    destination_pool,
+)
 
 
 def build_destination_check(integration: Integration) -> dg.AssetChecksDefinition:
@@ -21,6 +27,7 @@ def build_destination_check(integration: Integration) -> dg.AssetChecksDefinitio
         "and deletes the probe: the same steps as `prism-dagster validate`.",
         required_resource_keys={key},
         blocking=False,
+        pool=destination_pool(integration.name),
     )
     def destination_writable(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         archive = Archive(integration.name, getattr(context.resources, key), integration.prefix)

@@ -28,6 +28,7 @@ from prism_dagster.names import (
     SOURCE_RESOURCE_KEY,
     archive_key,
     destination_key,
+    destination_pool,
     hour_text,
     hourly_partitions,
     partition_key,
@@ -67,6 +68,7 @@ def build_archive_complete_check(
             partitions_def=hourly_partitions(integration.first_hour),
             required_resource_keys={key, SOURCE_RESOURCE_KEY},
             blocking=False,
+            pool=destination_pool(integration.name),
         )
         def archive_complete(
             context: dg.AssetCheckExecutionContext,

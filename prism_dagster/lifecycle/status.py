@@ -17,6 +17,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from prism_dagster import clock
+from prism_dagster.lifecycle.instance_db import instance_db_url
 
 STATUS_URL_ENV = "PRISM_STATUS_URL"
 #: Retry delays after consecutive failures: 5, 15, 60 minutes, then hourly.
@@ -73,9 +74,13 @@ class IntegrationState:
 
 
 def default_url() -> str:
-    """``$PRISM_STATUS_URL``, else SQLite under ``$DAGSTER_HOME`` (or ``.prism/dagster_home``)."""
+    """``$PRISM_STATUS_URL``; else the production profile's PostgreSQL (``DAGSTER_PG_HOST``
+    set); else SQLite under ``$DAGSTER_HOME`` (or ``.prism/dagster_home``)."""
     if os.environ.get(STATUS_URL_ENV):
         return os.environ[STATUS_URL_ENV]
+    shared = instance_db_url()
+    if shared:
+        return shared
     # Without DAGSTER_HOME: the home `prism-dagster demo` and `make dev` use.
     home = Path(os.environ.get("DAGSTER_HOME") or ".prism/dagster_home")
     home.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,51 @@
+"""`prism-dagster pools [--apply]`: the Dagster pools prism.yaml declares, with their limits.
+
+Dagster keeps pool limits in its instance; this prints the `dagster instance concurrency set`
+commands for the configured limits and, with ``--apply``, runs them on ``$DAGSTER_HOME``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+from pathlib import Path
+
+from prism_dagster.errors import PrismError
+
+
+def commands(config_path: Path | None) -> list[list[str]]:
+    """One ``dagster instance concurrency set NAME LIMIT`` per pool of prism.yaml."""
+    from prism_dagster.config import load_config
+
+    config = load_config(config_path)
+    limits = config.pools.limits([i.name for i in config.integrations])
+    return [
+        ["dagster", "instance", "concurrency", "set", name, str(limit)]
+        for name, limit in limits.items()
+    ]
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the commands; with ``--apply``, run each with the dagster next to this Python."""
+    for argv in commands(args.config):
+        print(" ".join(argv))
+        if not args.apply:
+            continue
+        dagster = str(Path(sys.executable).with_name("dagster"))
+        done = subprocess.run([dagster, *argv[1:]], capture_output=True, text=True)
+        if done.returncode != 0:
+            raise PrismError(f"{' '.join(argv)} failed: {done.stderr.strip()[-500:]}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``pools`` on the top-level parser's subcommands."""
+    pools = sub.add_parser("pools", help="the Dagster pool limits prism.yaml configures")
+    pools.add_argument(
+        "--apply", action="store_true", help="set them on the instance at $DAGSTER_HOME"
+    )
+    pools.add_argument(
+        "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
+    )
+    pools.set_defaults(run=run)
