@@ -125,15 +125,15 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
                 busy.append(exc)
                 continue
             finally:
-                batch.records.close()  # a large hour's sorted minutes on local disk
+                # Let go of the hour's rows (in memory, or a large hour's minutes on disk)
+                # before the next hour is read: the loop variable would keep them until then.
+                batch.records.close()
             context.log.info(hour_line(result, archive))
             key = partition_key(batch.hour)
             if obj.report_hour is not None:
                 before = obj.previous(key) if obj.previous is not None else None
                 obj.report_hour(key, hour_metadata(result, batch.records, archive, before))
             results.append(result)
-            # Let go of this hour before the next is read (the loop variable would keep it).
-            del batch
         context.add_output_metadata(
             window_metadata(obj.window, results, archive, said.ignored, said.unreadable)
         )

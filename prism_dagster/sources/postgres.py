@@ -108,16 +108,17 @@ class PostgresSource(LogSource):
             frames.append(pl.from_arrow(batch))
             size += batch.nbytes
             if size >= PIECE_BYTES:
-                # rechunk=False: the batches are kept as they are, not copied into one buffer.
-                yield self._split_rejects(pl.concat(frames, how="vertical_relaxed", rechunk=False))  # type: ignore[arg-type]
+                yield self._piece(frames)
                 frames, size, pieces = [], 0, pieces + 1
         if frames or not pieces:  # the driver yields no batch at all for no rows
-            rows = (
-                pl.concat(frames, how="vertical_relaxed", rechunk=False)
-                if frames
-                else pl.DataFrame(schema=_EMPTY_ROWS)
-            )
-            yield self._split_rejects(rows)  # type: ignore[arg-type]
+            yield self._piece(frames)
+
+    def _piece(self, frames: list[Any]) -> SourceBatch:
+        # rechunk=False: the batches are kept as they are, not copied into one buffer.
+        rows = pl.concat(
+            frames or [pl.DataFrame(schema=_EMPTY_ROWS)], how="vertical_relaxed", rechunk=False
+        )
+        return self._split_rejects(rows)  # type: ignore[arg-type]
 
     def _split_rejects(self, rows: pl.DataFrame) -> SourceBatch:
         """Rows with a value outside its documented range become rejects, never records."""

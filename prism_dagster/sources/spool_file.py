@@ -42,15 +42,17 @@ NESTED = pl.any_horizontal(
 )
 
 
-def read_clean(file: Path) -> pl.DataFrame | None:
-    """``file``'s rows as typed gateway columns, or None if any line needs the careful reader."""
+def read_clean(source: Path | bytes) -> pl.DataFrame | None:
+    """A file's (or a block of lines') rows as typed gateway columns, plus ``_t``; None if
+    any line needs the careful reader."""
     try:
-        raw = pl.read_ndjson(file, schema=RAW_FIELDS)  # gzip too, by its magic bytes
+        raw = pl.read_ndjson(source, schema=RAW_FIELDS)  # gzip too, by its magic bytes
     except (OSError, pl.exceptions.PolarsError):
         return None
     if raw.select(NESTED.any()).item():
         return None
-    return typed_if_all_good(raw)
+    typed = typed_if_all_good(raw)
+    return None if typed is None else typed.with_columns(IN_RANGE)
 
 
 def _decode(lines: pl.DataFrame) -> pl.DataFrame:
@@ -84,7 +86,7 @@ def read_file(file: Path, start: datetime) -> tuple[pl.DataFrame, pl.DataFrame]:
     """
     clean = read_clean(file)
     if clean is not None:
-        return clean.with_columns(IN_RANGE), pl.DataFrame(schema=REJECTS)
+        return clean, pl.DataFrame(schema=REJECTS)
     return read_carefully(file, start)
 
 

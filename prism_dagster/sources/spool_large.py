@@ -16,17 +16,17 @@ from pathlib import Path
 
 import polars as pl
 
-from prism_dagster.sources.spool_file import IN_RANGE, NESTED, rows_and_rejects
+from prism_dagster.sources.spool_file import read_clean, rows_and_rejects
 from prism_dagster.sources.spool_lines import (
     BOM,
     GZIP_MAGIC,
     LINE,
     LINE_NO,
     REJECTS,
+    damage_rejects,
     early_rejects,
     lines_of,
 )
-from prism_dagster.sources.spool_typing import RAW_FIELDS, typed_if_all_good
 
 #: A file's NDJSON is estimated at this many times its gzip size (logs compress ~10-15x).
 _GZIP_RATIO = 12
@@ -69,13 +69,9 @@ def _blocks(file: Path, size: int) -> Iterator[tuple[bytes, str | None]]:
 def _block(
     file: Path, start: datetime, data: bytes, first_line: int
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    try:
-        raw = pl.read_ndjson(data, schema=RAW_FIELDS) if data.strip() else None
-        typed = None if raw is None or raw.select(NESTED.any()).item() else typed_if_all_good(raw)
-    except pl.exceptions.PolarsError:
-        typed = None
-    if typed is not None:
-        return typed.with_columns(IN_RANGE), pl.DataFrame(schema=REJECTS)
+    clean = read_clean(data)
+    if clean is not None:
+        return clean, pl.DataFrame(schema=REJECTS)
     lines, early = lines_of(data, first_line)
     return rows_and_rejects(file, start, lines, early)
 
@@ -93,13 +89,6 @@ def read_in_blocks(
         line_no += whole.count(b"\n")
         if damage is None:
             continue
-        # The last line of a cut file is cut too: it is rejected, never archived half.
-        tail = data[len(whole) :]
-        found = []
-        if tail.strip():
-            text = tail.decode("utf-8", "backslashreplace")
-            found.append((line_no, text, "line cut off where the gzip data ends"))
-        unreadable = f"unreadable file: {damage}; anything after it is lost"
-        found.append((line_no + len(found), "", unreadable))
         lines = pl.DataFrame(schema={LINE_NO: pl.Int64, LINE: pl.String})
+        found = damage_rejects(line_no, data[len(whole) :], damage)
         yield rows_and_rejects(file, start, lines, early_rejects(found))

@@ -106,15 +106,20 @@ def read_slowly(file: Path) -> tuple[pl.DataFrame, pl.DataFrame]:
         keep = data.rfind(b"\n") + 1
         data, tail = data[:keep], data[keep:]
     lines, rejects = lines_of(data)
-    next_no = data.count(b"\n") + 1
-    extra = []
+    extra = damage_rejects(data.count(b"\n") + 1, tail, damage) if damage is not None else []
+    return lines, pl.concat([rejects, early_rejects(extra)])
+
+
+def damage_rejects(line_no: int, tail: bytes, damage: str) -> list[tuple[int, str, str]]:
+    """The rejects where damaged gzip data ends: the cut last line (if any), then the file."""
+    found = []
     if tail.strip():
         text = tail.decode("utf-8", errors="backslashreplace")
-        extra.append((next_no, text, "line cut off where the gzip data ends"))
-        next_no += 1
-    if damage is not None:
-        extra.append((next_no, "", f"unreadable file: {damage}; anything after it is lost"))
-    return lines, pl.concat([rejects, early_rejects(extra)])
+        found.append((line_no, text, "line cut off where the gzip data ends"))
+    found.append(
+        (line_no + len(found), "", f"unreadable file: {damage}; anything after it is lost")
+    )
+    return found
 
 
 def early_rejects(bad: list[tuple[int, str, str]]) -> pl.DataFrame:
