@@ -81,6 +81,7 @@ SECRET_FIELDS = frozenset(
         "sas_token",
         "service_account_json",
         "dsn",
+        "encryption_key",
     }
 )
 

@@ -133,6 +133,12 @@ class S3Integration(IntegrationBase):
     session_token: EnvRef | None = None
     endpoint_url: Value | None = None
     profile: Value | None = None
+    #: Server-side encryption asked of S3 on every object: SSE-S3 or SSE-KMS.
+    sse: Literal["AES256", "aws:kms"] | None = None
+    #: The KMS key (id, ARN or alias ARN) for ``sse: aws:kms``; else the account's aws/s3 key.
+    kms_key_id: Value | None = None
+    #: With ``aws:kms``: an S3 Bucket Key, so S3 calls KMS per bucket, not per object.
+    bucket_key: bool = True
 
     def destination(self) -> Destination:
         from dagster_aws.s3 import S3Resource
@@ -147,12 +153,21 @@ class S3Integration(IntegrationBase):
             aws_secret_access_key=resolve(self.secret_access_key),
             aws_session_token=resolve(self.session_token),
         )
-        return S3Destination(bucket=resolve(self.bucket), s3=s3, **self._common())
+        return S3Destination(
+            bucket=resolve(self.bucket),
+            s3=s3,
+            sse=self.sse,
+            kms_key_id=resolve(self.kms_key_id),
+            bucket_key=self.bucket_key,
+            **self._common(),
+        )
 
     @model_validator(mode="after")
     def _keys_in_pairs(self) -> S3Integration:
         if (self.access_key_id is None) != (self.secret_access_key is None):
             raise ValueError("give both access_key_id and secret_access_key, or neither")
+        if self.kms_key_id is not None and self.sse != "aws:kms":
+            raise ValueError("kms_key_id needs sse: aws:kms")
         return self
 
 
@@ -165,6 +180,10 @@ class AzureIntegration(IntegrationBase):
     account_url: Value | None = None
     account_key: EnvRef | None = None
     sas_token: EnvRef | None = None
+    #: A storage account encryption scope (its own Key Vault key) for every blob written.
+    encryption_scope: Value | None = None
+    #: A customer-provided AES-256 key, base64, sent with every request and never stored.
+    encryption_key: EnvRef | None = None
 
     def destination(self) -> Destination:
         from prism_dagster.destinations.azure import AzureDestination
@@ -175,6 +194,8 @@ class AzureIntegration(IntegrationBase):
             account_url=resolve(self.account_url),
             account_key=resolve(self.account_key),
             sas_token=resolve(self.sas_token),
+            encryption_scope=resolve(self.encryption_scope),
+            encryption_key=resolve(self.encryption_key),
             **self._common(),
         )
 
@@ -193,6 +214,8 @@ class AzureIntegration(IntegrationBase):
             raise ValueError("give account_key or sas_token, not both")
         if self.connection_string is not None and (self.account_key or self.sas_token):
             raise ValueError("account_key and sas_token go with account_url, not connection_string")
+        if self.encryption_scope is not None and self.encryption_key is not None:
+            raise ValueError("give encryption_scope or encryption_key, not both")
         return self
 
 
@@ -205,6 +228,8 @@ class GcsIntegration(IntegrationBase):
     project: Value | None = None
     endpoint_url: Value | None = None
     anonymous: bool = False  # unauthenticated, for emulators only
+    #: A Cloud KMS key (projects/P/locations/L/keyRings/R/cryptoKeys/K) for every object (CMEK).
+    kms_key_name: Value | None = None
 
     def destination(self) -> Destination:
         from prism_dagster.destinations.gcs import GcsDestination
@@ -215,6 +240,7 @@ class GcsIntegration(IntegrationBase):
             project=resolve(self.project),
             endpoint_url=resolve(self.endpoint_url),
             anonymous=self.anonymous,
+            kms_key_name=resolve(self.kms_key_name),
             **self._common(),
         )
 

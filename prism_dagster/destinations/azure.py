@@ -78,6 +78,10 @@ class AzureDestination(Destination):
     )
     account_key: str | None = Field(default=None, description="With account_url.")
     sas_token: str | None = Field(default=None, description="With account_url.")
+    encryption_scope: str | None = Field(default=None, description="Encryption scope name.")
+    encryption_key: str | None = Field(
+        default=None, description="Customer-provided AES-256 key, base64 (HTTPS only)."
+    )
     provider: ClassVar[str] = "azure"
     _client: Any = PrivateAttr(default=None)
 
@@ -133,7 +137,7 @@ class AzureDestination(Destination):
         return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/{self.container}/{key}"
 
     def secret_values(self) -> list[str]:
-        values = [self.account_key, self.sas_token, self.connection_string]
+        values = [self.account_key, self.sas_token, self.connection_string, self.encryption_key]
         return [v for v in values if v]
 
     def translate(self, exc: Exception, action: str) -> DestinationError:

@@ -74,6 +74,7 @@ class GcsDestination(Destination):
     project: str | None = Field(default=None, description="Project for ADC; optional.")
     endpoint_url: str | None = Field(default=None, description="Emulators or private endpoints.")
     anonymous: bool = Field(default=False, description="No credentials at all: emulators only.")
+    kms_key_name: str | None = Field(default=None, description="Cloud KMS key (CMEK).")
     provider: ClassVar[str] = "gcs"
     _client: Any = PrivateAttr(default=None)
 

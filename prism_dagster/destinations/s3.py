@@ -86,6 +86,9 @@ class S3Destination(Destination):
 
     bucket: str = Field(description="Bucket name (already created).")
     s3: S3Resource = Field(description="Region, endpoint and credentials (dagster_aws).")
+    sse: str | None = Field(default=None, description="Server-side encryption: AES256 or aws:kms.")
+    kms_key_id: str | None = Field(default=None, description="KMS key for sse aws:kms.")
+    bucket_key: bool = Field(default=True, description="S3 Bucket Key with sse aws:kms.")
     provider: ClassVar[str] = "s3"
     _client: Any = PrivateAttr(default=None)
 
