@@ -17,6 +17,8 @@ class FailureCause(StrEnum):
     UNREACHABLE = "endpoint unreachable"
     THROTTLED = "throttled"
     SERVER_ERROR = "storage service error"  # 5xx other than 503 SlowDown
+    CHECKSUM_MISMATCH = "checksum mismatch"  # the store received other bytes than were sent
+    KEY_DENIED = "encryption key missing or denied"  # KMS key, encryption scope or CPK
     HOUR_BUSY = "hour being written by another run"
     BAD_SOURCE_DATA = "bad source data"
     SOURCE_UNREACHABLE = "source unreachable"
@@ -35,6 +37,7 @@ _CATEGORY = {
     FailureCause.INVALID_CREDENTIALS: "authentication/permission",
     FailureCause.ACCESS_DENIED: "authentication/permission",
     FailureCause.WRONG_REGION: "authentication/permission",
+    FailureCause.KEY_DENIED: "authentication/permission",
     FailureCause.SOURCE_DENIED: "authentication/permission",
 }
 
@@ -73,6 +76,7 @@ class DestinationError(PrismError):
         self.cause = cause
         self.transient = transient  # worth retrying: throttling, 5xx, timeouts, network
         self.attempts = 1
+        self.detail = ""  # what the store said (scrubbed), without our framing
 
     def gave_up(self, attempts: int, seconds: float) -> DestinationError:
         """This error, after retrying it ``attempts`` times over ``seconds`` did not help."""
@@ -81,7 +85,7 @@ class DestinationError(PrismError):
             self.cause,
             self.transient,
         )
-        error.attempts = attempts
+        error.attempts, error.detail = attempts, self.detail
         return error
 
 

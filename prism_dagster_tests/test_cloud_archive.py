@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import base64
 import gzip
 import json
-import os
 from collections.abc import Iterator
 from contextlib import nullcontext
 from pathlib import Path
@@ -27,7 +25,7 @@ from prism_dagster.names import PARTITION_KEY_FORMAT as HOUR_KEY
 from prism_dagster.names import archive_job_name
 from prism_dagster.sources.simulate import simulate
 from prism_dagster_tests.support.fault_proxy import faulty_proxy, gcs_bucket_metadata
-from prism_dagster_tests.support.rows import hour
+from prism_dagster_tests.support.rows import hour, incompressible_frame
 from prism_dagster_tests.support.stores import AzureStore, GcsStore, S3Store, Store
 
 H0, H1 = hour("2026-03-31T23"), hour("2026-04-01T00")
@@ -150,21 +148,8 @@ def test_content_encoding_option_still_reads_back_raw_gzip(spool: Path, store: S
     assert dest.get_object(key) == batches[key].data
 
 
-def _incompressible_frame(rows: int) -> pl.DataFrame:
-    noise = [base64.b64encode(os.urandom(360)).decode() for _ in range(rows)]
-    return normalize(
-        pl.DataFrame(
-            {
-                "request_id": [f"r{i:06d}" for i in range(rows)],
-                "started_at": ["2026-03-31T23:10:00Z"] * rows,
-                "error_message": noise,
-            }
-        )
-    )
-
-
 def test_large_batch_uploads_in_parts(store: Store, monkeypatch: pytest.MonkeyPatch, gcs) -> None:
-    frame = _incompressible_frame(36_000)  # about 13 MiB of gzip: three 5 MiB parts
+    frame = incompressible_frame(36_000)  # about 13 MiB of gzip: three 5 MiB parts
     cfg = {"name": "prod", "start": "2026-03-31T00", "part_size_mb": 5, **store.integration()}
     proxy_ctx = (
         faulty_proxy(gcs.endpoint, fail_first=0, ignore=gcs_bucket_metadata)

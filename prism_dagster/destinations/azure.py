@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
@@ -10,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, PrivateAttr
 
 from prism_dagster.destinations.base import Destination, ObjectKind, ObjectSink
+from prism_dagster.destinations.integrity import CHECKSUM_FIX
 from prism_dagster.destinations.parts import PartSink, streamed
 from prism_dagster.errors import DestinationError, FailureCause
 
@@ -30,7 +32,14 @@ _CODES: dict[str, tuple[FailureCause, str]] = {
     "ServerBusy": (FailureCause.THROTTLED, "Lower the request rate, or try again later."),
     "OperationTimedOut": (FailureCause.UNREACHABLE, "Check the network path to the account."),
     "InternalError": (FailureCause.SERVER_ERROR, "The store failed on its side; try again later."),
+    "Md5Mismatch": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
+    "Crc64Mismatch": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
+    "BlobUsesCustomerSpecifiedEncryption": (
+        FailureCause.KEY_DENIED,
+        "The blob was written with a customer-provided key: set encryption_key to it.",
+    ),
 }
+_SCOPE_FIX = "Check encryption_scope: it must exist in the storage account and be enabled."
 
 
 def _block_id(number: int) -> str:
@@ -49,12 +58,20 @@ class _AzureSink(PartSink):
         content_type, encoding = dest.content_headers(kind)
         self._settings = ContentSettings(content_type=content_type, content_encoding=encoding)
         self._blocks: list[str] = []
+        self._encryption = dest.encryption()
 
     def _put_whole(self, data: bytes) -> None:
-        self._blob.upload_blob(data, overwrite=True, content_settings=self._settings)
+        # validate_content: Content-MD5 on the request; the service refuses other bytes.
+        self._blob.upload_blob(
+            data,
+            overwrite=True,
+            content_settings=self._settings,
+            validate_content=True,
+            **self._encryption,
+        )
 
     def _upload_part(self, number: int, data: bytes) -> None:
-        self._blob.stage_block(_block_id(number), data)
+        self._blob.stage_block(_block_id(number), data, validate_content=True, **self._encryption)
         if _block_id(number) not in self._blocks:
             self._blocks.append(_block_id(number))
 
@@ -62,7 +79,7 @@ class _AzureSink(PartSink):
         from azure.storage.blob import BlobBlock
 
         blocks = [BlobBlock(block_id=b) for b in self._blocks]
-        self._blob.commit_block_list(blocks, content_settings=self._settings)
+        self._blob.commit_block_list(blocks, content_settings=self._settings, **self._encryption)
 
     def _abort(self) -> None:
         """Uncommitted blocks are discarded by the service after a week; nothing to undo."""
@@ -84,6 +101,31 @@ class AzureDestination(Destination):
     )
     provider: ClassVar[str] = "azure"
     _client: Any = PrivateAttr(default=None)
+
+    def encryption(self) -> dict[str, Any]:
+        """The encryption arguments of every write (and, for a customer key, every read)."""
+        if self.encryption_scope:
+            return {"encryption_scope": self.encryption_scope}
+        if not self.encryption_key:
+            return {}
+        from azure.storage.blob import CustomerProvidedEncryptionKey
+
+        try:
+            key = base64.b64decode(self.encryption_key, validate=True)
+        except ValueError:
+            key = b""
+        if len(key) != 32:
+            raise self.error(
+                "using encryption_key",
+                FailureCause.KEY_DENIED,
+                "not a base64 AES-256 key",
+                "Set its variable to 32 random bytes, base64: openssl rand -base64 32.",
+            )
+        digest = base64.b64encode(hashlib.sha256(key).digest()).decode()
+        return {"cpk": CustomerProvidedEncryptionKey(self.encryption_key, digest)}
+
+    def _reading(self) -> dict[str, Any]:
+        return {"cpk": self.encryption()["cpk"]} if self.encryption_key else {}
 
     def container_client(self) -> Any:
         """The container client; the SDK's own retries are off (``Destination.run`` retries)."""
@@ -109,6 +151,14 @@ class AzureDestination(Destination):
             else:
                 raise ValueError(
                     "set connection_string, or account_url (with a key, SAS or identity)"
+                )
+            if self.encryption_key and service.scheme != "https":
+                # The SDK refuses too, but only at the first write, as a bare ValueError.
+                raise self.error(
+                    "using encryption_key",
+                    FailureCause.KEY_DENIED,
+                    "a customer-provided key is only ever sent over HTTPS",
+                    "Use an https:// account URL or BlobEndpoint, or encryption_scope instead.",
                 )
             return service.get_container_client(self.container)
 
@@ -154,6 +204,10 @@ class AzureDestination(Destination):
             code = str(getattr(raw, "value", raw))  # the SDK may hand back a StorageErrorCode
             status = int(exc.status_code or 0)
             cause, fix = _CODES.get(code, (FailureCause.UNKNOWN, "See the error code."))
+            if "EncryptionScope" in code:
+                cause, fix = FailureCause.KEY_DENIED, _SCOPE_FIX
+            if cause is FailureCause.KEY_DENIED:
+                action = f"{action} with {self._key_label()}"
             if cause is FailureCause.UNKNOWN and (
                 status == 403 or isinstance(exc, ClientAuthenticationError)
             ):
@@ -176,7 +230,14 @@ class AzureDestination(Destination):
 
         settings = ContentSettings(content_type="application/json")
         # overwrite=False: 409 BlobAlreadyExists if the key exists.
-        self.container_client().upload_blob(key, data, overwrite=False, content_settings=settings)
+        self.container_client().upload_blob(
+            key,
+            data,
+            overwrite=False,
+            content_settings=settings,
+            validate_content=True,
+            **self.encryption(),
+        )
 
     def _already_exists(self, exc: Exception) -> bool:
         from azure.core.exceptions import ResourceExistsError
@@ -186,7 +247,8 @@ class AzureDestination(Destination):
     def get_object(self, key: str) -> bytes:
         # decompress=False: the stored gzip bytes, even if stored with Content-Encoding gzip.
         def read() -> bytes:
-            return self.container_client().download_blob(key, decompress=False).readall()
+            blob = self.container_client().download_blob(key, decompress=False, **self._reading())
+            return blob.readall()
 
         return self.run(f"reading {self.uri(key)}", read)
 
@@ -208,6 +270,14 @@ class AzureDestination(Destination):
                     raise
 
         self.run(f"deleting {self.uri(key)}", delete)
+
+    def _key_label(self) -> str:
+        # Names the scope, or the customer key by its SHA-256 as Azure does; never the key.
+        if self.encryption_scope:
+            return f"encryption scope {self.encryption_scope!r}"
+        if self.encryption_key:
+            return "the customer-provided key (encryption_key)"
+        return "the account's encryption"
 
 
 def _account_name(account_url: str) -> str:

@@ -170,7 +170,9 @@ class Destination(dg.ConfigurableResource, ABC):
         who = f"integration {self.integration!r}" if self.integration else "destination"
         message = f"{who} ({self.provider} {self.target()}): {action} failed: {cause.value}"
         message += f" ({detail}). {fix}" if detail else f". {fix}"
-        return DestinationError(redact(message, self.secret_values()), cause, transient)
+        error = DestinationError(redact(message, self.secret_values()), cause, transient)
+        error.detail = redact(detail, self.secret_values())
+        return error
 
 
 def best_effort(action: Callable[[], object]) -> None:

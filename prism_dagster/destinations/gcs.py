@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from contextlib import AbstractContextManager, suppress
 from typing import Any, ClassVar
 
+import google_crc32c
 from pydantic import Field, PrivateAttr
 
 from prism_dagster.destinations.base import Destination, ObjectKind, ObjectSink
+from prism_dagster.destinations.integrity import CHECKSUM_FIX
 from prism_dagster.destinations.parts import PartSink, streamed
 from prism_dagster.errors import DestinationError, FailureCause
 
@@ -29,15 +32,19 @@ class _GcsSink(PartSink):
         self._content_type, self._encoding = dest.content_headers(kind)
         self._session: str | None = None
         self._sent = 0
+        self._crc32c = google_crc32c.Checksum()  # of every byte accepted so far
 
     def _blob(self) -> Any:
-        blob = self._dest.bucket_client().blob(self._key)
+        blob = self._dest.blob(self._key)
         blob.content_encoding = self._encoding
         return blob
 
     def _put_whole(self, data: bytes) -> None:
         # retry=None: Destination.run retries; the write is idempotent (same key, same bytes).
-        self._blob().upload_from_string(data, content_type=self._content_type, retry=None)
+        # checksum: the CRC32C goes with the request and GCS refuses other bytes.
+        self._blob().upload_from_string(
+            data, content_type=self._content_type, checksum="crc32c", retry=None
+        )
 
     def _upload_part(self, number: int, data: bytes) -> None:
         if self._session is None:
@@ -50,13 +57,19 @@ class _GcsSink(PartSink):
         end = self._sent + len(data) - 1
         total = str(self._sent + len(data)) if final else "*"
         span = f"bytes {self._sent}-{end}/{total}" if data else f"bytes */{total}"
+        headers = {"Content-Range": span}
+        if final:  # the whole object's CRC32C: GCS checks it before the object appears
+            headers["x-goog-hash"] = f"crc32c={_b64(self._crc32c.digest())}"
         http = self._dest.client()._http  # the client's authorised requests session
-        response = http.put(self._session, data=data, headers={"Content-Range": span})
+        response = http.put(self._session, data=data, headers=headers)
         if response.status_code not in ((200, 201) if final else (308,)):
             from google.api_core import exceptions
 
             raise exceptions.from_http_response(response)
         self._sent += len(data)
+        self._crc32c.update(data)
+        if final:
+            self._dest.check_received(response.json(), self._crc32c.digest(), self._key)
 
     def _complete(self) -> None:
         self._send(b"", final=True)
@@ -77,6 +90,26 @@ class GcsDestination(Destination):
     kms_key_name: str | None = Field(default=None, description="Cloud KMS key (CMEK).")
     provider: ClassVar[str] = "gcs"
     _client: Any = PrivateAttr(default=None)
+
+    def blob(self, key: str) -> Any:
+        """The handle of one object, with this integration's KMS key (no request is made)."""
+        return self.bucket_client().blob(key, kms_key_name=self.kms_key_name)
+
+    def check_received(self, stored: dict[str, Any], crc32c: bytes, key: str) -> None:
+        """Refuse an object whose stored CRC32C is not that of the bytes sent.
+
+        GCS checks the ``x-goog-hash`` sent with the last part itself; this catches stores
+        that ignore it (the emulator) and removes what they published.
+        """
+        if stored.get("crc32c") in (None, _b64(crc32c)):
+            return
+        self.bucket_client().blob(key).delete(retry=None)
+        raise self.error(
+            f"writing {self.uri(key)}",
+            FailureCause.CHECKSUM_MISMATCH,
+            f"stored CRC32C {stored.get('crc32c')} is not {_b64(crc32c)}, that of the bytes sent",
+            CHECKSUM_FIX,
+        )
 
     def client(self) -> Any:
         """The storage client (service account key, emulator, or application defaults)."""
@@ -131,6 +164,8 @@ class GcsDestination(Destination):
         from google.api_core import exceptions as api
         from google.auth import exceptions as auth
 
+        if isinstance(exc, api.BadRequest) and _names_checksum(exc):
+            return self.error(action, FailureCause.CHECKSUM_MISMATCH, _short(exc), CHECKSUM_FIX)
         if isinstance(exc, api.NotFound) and not action.startswith("reading"):
             fix = "Create the bucket or fix 'bucket'."
             return self.error(action, FailureCause.MISSING_BUCKET, _short(exc), fix)
@@ -141,7 +176,10 @@ class GcsDestination(Destination):
             )
             return self.error(action, FailureCause.INVALID_CREDENTIALS, _short(exc), fix)
         if isinstance(exc, api.Forbidden):
-            return self.error(action, FailureCause.ACCESS_DENIED, _short(exc), _PERMISSIONS)
+            fix = _PERMISSIONS
+            if self.kms_key_name:  # CMEK: GCS's own service agent must be able to use the key
+                fix += f" Let the project's GCS service agent use KMS key {self.kms_key_name!r}."
+            return self.error(action, FailureCause.ACCESS_DENIED, _short(exc), fix)
         if isinstance(exc, api.TooManyRequests | api.ServiceUnavailable):
             fix = "Lower the request rate, or try again later."
             return self.error(action, FailureCause.THROTTLED, _short(exc), fix, transient=True)
@@ -166,8 +204,12 @@ class GcsDestination(Destination):
     def _put_if_absent(self, key: str, data: bytes) -> None:
         # Generation 0 means "no live object": GCS refuses with 412 if one exists.
         # (The GCS emulator ignores this precondition; real GCS enforces it.)
-        self.bucket_client().blob(key).upload_from_string(
-            data, content_type="application/json", if_generation_match=0, retry=None
+        self.blob(key).upload_from_string(
+            data,
+            content_type="application/json",
+            if_generation_match=0,
+            checksum="crc32c",
+            retry=None,
         )
 
     def _already_exists(self, exc: Exception) -> bool:
@@ -200,6 +242,17 @@ class GcsDestination(Destination):
                     raise
 
         self.run(f"deleting {self.uri(key)}", delete)
+
+
+def _b64(digest: bytes) -> str:
+    return base64.b64encode(digest).decode()
+
+
+def _names_checksum(exc: Exception) -> bool:
+    # GCS answers a wrong CRC32C or MD5 with a plain 400 "invalid"; only its text tells it
+    # from other bad requests, and that text names the checksum it refused.
+    message = str(getattr(exc, "message", "") or exc)
+    return "CRC32C" in message or "MD5" in message
 
 
 def _short(exc: Exception) -> str:

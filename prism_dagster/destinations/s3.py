@@ -10,8 +10,14 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field, PrivateAttr
 
 from prism_dagster.destinations.base import Destination, ObjectKind, ObjectSink
+from prism_dagster.destinations.integrity import CHECKSUM_FIX, md5_hex, sha256_b64
 from prism_dagster.destinations.parts import PartSink, streamed
 from prism_dagster.errors import DestinationError, FailureCause
+
+_KEY_FIX = (
+    "Check kms_key_id, that the key is enabled, and that this identity may use it "
+    "(kms:GenerateDataKey and kms:Decrypt; see prism-dagster permissions)."
+)
 
 # S3 error codes -> (cause, what the operator should do).
 _CODES: dict[str, tuple[FailureCause, str]] = {
@@ -32,6 +38,19 @@ _CODES: dict[str, tuple[FailureCause, str]] = {
     "RequestTimeout": (FailureCause.UNREACHABLE, "Check the network path to the endpoint."),
     "InternalError": (FailureCause.SERVER_ERROR, "The store failed on its side; try again later."),
     "RequestTimeTooSkewed": (FailureCause.INVALID_CREDENTIALS, "Fix this machine's clock."),
+    "BadDigest": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
+    "InvalidDigest": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
+    "XAmzContentChecksumMismatch": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
+    "XAmzContentSHA256Mismatch": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
+    # KMS, from the preflight and from S3 writing with the key (S3 prefixes them "KMS.").
+    "NotFoundException": (FailureCause.KEY_DENIED, _KEY_FIX),
+    "AccessDeniedException": (FailureCause.KEY_DENIED, _KEY_FIX),
+    "DisabledException": (FailureCause.KEY_DENIED, _KEY_FIX),
+    "KMSInvalidStateException": (FailureCause.KEY_DENIED, _KEY_FIX),
+    "InvalidKeyUsageException": (FailureCause.KEY_DENIED, _KEY_FIX),
+    "KMS.NotFoundException": (FailureCause.KEY_DENIED, _KEY_FIX),
+    "KMS.DisabledException": (FailureCause.KEY_DENIED, _KEY_FIX),
+    "KMS.KMSInvalidStateException": (FailureCause.KEY_DENIED, _KEY_FIX),
 }
 
 
@@ -40,31 +59,38 @@ class _S3Sink(PartSink):
         super().__init__(
             dest.settings.part_size, lambda call: dest.run(f"writing {dest.uri(key)}", call)
         )
-        self._client, self._bucket, self._key = dest.client(), dest.bucket, key
+        self._dest, self._client, self._bucket, self._key = dest, dest.client(), dest.bucket, key
         content_type, encoding = dest.content_headers(kind)
-        self._extra = {"ContentType": content_type}
+        self._extra: dict[str, Any] = {"ContentType": content_type, **dest.encryption()}
         if encoding:
             self._extra["ContentEncoding"] = encoding
         self._upload_id: str | None = None
         self._etags: list[dict[str, Any]] = []
 
     def _put_whole(self, data: bytes) -> None:
-        self._client.put_object(Bucket=self._bucket, Key=self._key, Body=data, **self._extra)
+        sent = self._client.put_object(
+            Bucket=self._bucket, Key=self._key, Body=data, **_checksum(data), **self._extra
+        )
+        self._dest.check_received(sent, data, self._key, delete=True)
 
     def _upload_part(self, number: int, data: bytes) -> None:
         if self._upload_id is None:
             created = self._client.create_multipart_upload(
-                Bucket=self._bucket, Key=self._key, **self._extra
+                Bucket=self._bucket, Key=self._key, ChecksumAlgorithm="SHA256", **self._extra
             )
             self._upload_id = created["UploadId"]
+        checksum = _checksum(data)
         done = self._client.upload_part(
             Bucket=self._bucket,
             Key=self._key,
             UploadId=self._upload_id,
             PartNumber=number,
             Body=data,
+            **checksum,
         )
-        self._etags.append({"PartNumber": number, "ETag": done["ETag"]})
+        self._dest.check_received(done, data, f"{self._key} part {number}")
+        part = {"PartNumber": number, "ETag": done["ETag"]}
+        self._etags.append({**part, "ChecksumSHA256": checksum["ChecksumSHA256"]})
 
     def _complete(self) -> None:
         self._client.complete_multipart_upload(
@@ -91,34 +117,95 @@ class S3Destination(Destination):
     bucket_key: bool = Field(default=True, description="S3 Bucket Key with sse aws:kms.")
     provider: ClassVar[str] = "s3"
     _client: Any = PrivateAttr(default=None)
+    _key_checked: bool = PrivateAttr(default=False)
+
+    def encryption(self) -> dict[str, Any]:
+        """The server-side encryption arguments of every object write."""
+        if self.sse is None:
+            return {}
+        args: dict[str, Any] = {"ServerSideEncryption": self.sse}
+        if self.sse == "aws:kms":
+            args["BucketKeyEnabled"] = self.bucket_key
+            if self.kms_key_id:
+                args["SSEKMSKeyId"] = self.kms_key_id
+        return args
+
+    def check_received(
+        self, response: dict[str, Any], data: bytes, what: str, delete: bool = False
+    ) -> None:
+        """Refuse an upload whose ETag shows the store got other bytes than were sent.
+
+        S3 verifies the SHA-256 we send; this second check uses the ETag, which is the MD5 of
+        what a plain or SSE-S3 upload received (with SSE-KMS it is not, so it is skipped).
+        Stores that ignore the checksum header (moto, some S3-compatibles) are caught here.
+        """
+        if self.sse == "aws:kms" or response.get("ETag", "").strip('"') == md5_hex(data):
+            return
+        if delete:  # a single PUT is already visible; it must not stay under its key
+            self.client().delete_object(Bucket=self.bucket, Key=what)
+        raise self.error(
+            f"writing {self.uri(what)}",
+            FailureCause.CHECKSUM_MISMATCH,
+            f"ETag {response.get('ETag')} is not the MD5 {md5_hex(data)} of the bytes sent",
+            CHECKSUM_FIX,
+        )
+
+    def check_key(self) -> None:
+        """Ask KMS for a data key with ``kms_key_id``, as S3 will: a wrong or denied key fails
+        here, named, before any object is written (once per destination)."""
+        if self._key_checked or self.sse != "aws:kms" or not self.kms_key_id:
+            return
+        kms = self._session().client("kms", region_name=self.s3.region_name, config=self._config())
+        action = f"using KMS key {self.kms_key_id!r}"
+        try:
+            self.run(
+                action, lambda: kms.generate_data_key(KeyId=self.kms_key_id, KeySpec="AES_256")
+            )
+        except DestinationError as exc:
+            if exc.transient:
+                raise
+            # Missing, disabled or not ours to use: S3 would refuse every write the same way.
+            raise self.error(action, FailureCause.KEY_DENIED, exc.detail, _KEY_FIX) from None
+        self._key_checked = True
 
     def client(self) -> Any:
         """The boto3 client, built from the nested S3Resource's region, endpoint and keys."""
         if self._client is not None:
             return self._client
-        import boto3
-        from botocore.config import Config
 
         def create() -> Any:
             s3 = self.s3
-            config = Config(
-                retries={"total_max_attempts": 1},  # Destination.run owns retrying
-                connect_timeout=self.settings.retry.request_timeout_s,
-                read_timeout=self.settings.retry.request_timeout_s,
-            )
-            session = boto3.session.Session(profile_name=s3.profile_name)
-            return session.client(
+            return self._session().client(
                 "s3",
                 region_name=s3.region_name,
                 endpoint_url=s3.endpoint_url,
-                aws_access_key_id=s3.aws_access_key_id,
-                aws_secret_access_key=s3.aws_secret_access_key,
-                aws_session_token=s3.aws_session_token,
-                config=config,
+                config=self._config(),
             )
 
         self._client = self.run("creating the S3 client", create)
+        self.check_key()
         return self._client
+
+    def _session(self) -> Any:
+        import boto3
+
+        s3 = self.s3
+        # Without keys: the standard chain (env, web identity as IRSA uses, profile, role).
+        return boto3.session.Session(
+            profile_name=s3.profile_name,
+            aws_access_key_id=s3.aws_access_key_id,
+            aws_secret_access_key=s3.aws_secret_access_key,
+            aws_session_token=s3.aws_session_token,
+        )
+
+    def _config(self) -> Any:
+        from botocore.config import Config
+
+        return Config(
+            retries={"total_max_attempts": 1},  # Destination.run owns retrying
+            connect_timeout=self.settings.retry.request_timeout_s,
+            read_timeout=self.settings.retry.request_timeout_s,
+        )
 
     def target(self) -> str:
         return f"bucket {self.bucket!r}"
@@ -144,6 +231,8 @@ class S3Destination(Destination):
             code = str(exc.response.get("Error", {}).get("Code", ""))
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
             cause, fix = _CODES.get(code, (FailureCause.UNKNOWN, "See the error code."))
+            if cause is FailureCause.KEY_DENIED:
+                action = f"{action} with KMS key {self.kms_key_id or 'aws/s3'!r}"
             if cause is FailureCause.UNKNOWN and status == 403:
                 cause, fix = _CODES["AccessDenied"]
             if (
@@ -169,9 +258,16 @@ class S3Destination(Destination):
         return streamed(_S3Sink(self, key, kind))
 
     def _put_if_absent(self, key: str, data: bytes) -> None:
-        self.client().put_object(
-            Bucket=self.bucket, Key=key, Body=data, ContentType="application/json", IfNoneMatch="*"
+        sent = self.client().put_object(
+            Bucket=self.bucket,
+            Key=key,
+            Body=data,
+            ContentType="application/json",
+            IfNoneMatch="*",
+            **_checksum(data),
+            **self.encryption(),
         )
+        self.check_received(sent, data, key, delete=True)
 
     def _already_exists(self, exc: Exception) -> bool:
         # 412: the key exists; 409 ConditionalRequestConflict: a concurrent create won.
@@ -212,3 +308,8 @@ class S3Destination(Destination):
             f"deleting {self.uri(key)}",
             lambda: self.client().delete_object(Bucket=self.bucket, Key=key),
         )
+
+
+def _checksum(data: bytes) -> dict[str, str]:
+    # The algorithm header too: buckets with Object Lock require it (or Content-MD5).
+    return {"ChecksumAlgorithm": "SHA256", "ChecksumSHA256": sha256_b64(data)}

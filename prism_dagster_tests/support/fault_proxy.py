@@ -14,6 +14,7 @@ import time
 import urllib.parse
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from prism_dagster_tests.support.process import HOST
@@ -53,8 +54,22 @@ _HOP_BY_HOP = frozenset(
 )
 
 
+@dataclass(frozen=True)
+class Seen:
+    """A request as it reached the proxy: what the SDK really sent."""
+
+    method: str
+    path: str
+    headers: dict[str, str]  # names lower-cased
+    body: bytes  # as sent, before any corruption
+
+
 class FaultyProxy:
-    """Counts requests, answers the first few with a canned error and forwards the rest."""
+    """Counts requests, answers the first few with a canned error and forwards the rest.
+
+    It also records every request (``seen``) and can flip one byte of the next bodies that
+    match (``corrupt_next``): bytes changed on the wire, after the SDK computed checksums.
+    """
 
     def __init__(
         self,
@@ -81,6 +96,24 @@ class FaultyProxy:
         self._failed = 0
         self._to_fail = fail_first
         self._down_until = 0.0
+        self.seen: list[Seen] = []
+        self._to_corrupt = 0
+        self._corrupt_if: Callable[[str, str, int], bool] = lambda method, path, size: False
+        self.corrupted: list[str] = []
+
+    def corrupt_next(self, count: int, when: Callable[[str, str, int], bool]) -> None:
+        """Flip a byte in the bodies of the next ``count`` requests ``when(method, path, size)``."""
+        with self._lock:
+            self._to_corrupt, self._corrupt_if = count, when
+
+    def _tamper(self, method: str, path: str, body: bytes | None) -> bytes | None:
+        with self._lock:
+            if not body or not self._to_corrupt or not self._corrupt_if(method, path, len(body)):
+                return body
+            self._to_corrupt -= 1
+            self.corrupted.append(path)
+        middle = len(body) // 2
+        return body[:middle] + bytes([body[middle] ^ 0x01]) + body[middle + 1 :]
 
     @property
     def requests(self) -> int:
@@ -157,6 +190,10 @@ class _ProxyHandler(BaseHTTPRequestHandler):
     def _handle(self) -> None:
         proxy = self.server.proxy
         body = self._read_body()
+        headers = {name.lower(): value for name, value in self.headers.items()}
+        with proxy._lock:
+            proxy.seen.append(Seen(self.command, self.path, headers, body or b""))
+        body = proxy._tamper(self.command, self.path, body)
         if proxy._admit(self.command, self.path):
             self._send_fault(proxy)
         else:

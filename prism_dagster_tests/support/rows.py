@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import json
+import os
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -72,6 +74,20 @@ def records(n: int, minute_step: float = 0.001) -> pl.DataFrame:
                 ],
                 "cost": [i / 1000 for i in range(n)],
                 "error_message": ["x" * (i % 50) for i in range(n)],
+            }
+        )
+    )
+
+
+def incompressible_frame(rows: int) -> pl.DataFrame:
+    """Records whose gzip is about 370 bytes a row: multi-part uploads from few rows."""
+    noise = [base64.b64encode(os.urandom(360)).decode() for _ in range(rows)]
+    return normalize(
+        pl.DataFrame(
+            {
+                "request_id": [f"r{i:06d}" for i in range(rows)],
+                "started_at": ["2026-03-31T23:10:00Z"] * rows,
+                "error_message": noise,
             }
         )
     )
