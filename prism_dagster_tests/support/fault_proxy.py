@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import http.client
 import re
+import ssl
 import threading
 import time
 import urllib.parse
@@ -277,6 +278,7 @@ def faulty_proxy(
     body: bytes = b"",
     headers: Mapping[str, str] | None = None,
     ignore: Callable[[str, str], bool] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> Iterator[FaultyProxy]:
     """A reverse proxy to ``upstream`` (``http://host:port``) at ``.url``.
 
@@ -288,7 +290,9 @@ def faulty_proxy(
     proxy = FaultyProxy(upstream, fail_first, status, body, headers or {}, ignore)
     server = _ProxyServer((HOST, 0), _ProxyHandler)
     server.proxy = proxy
-    proxy.url = f"http://{HOST}:{server.server_address[1]}"
+    if tls is not None:  # HTTPS to the client, plain HTTP to the emulator
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
+    proxy.url = f"{'https' if tls else 'http'}://{HOST}:{server.server_address[1]}"
     thread = threading.Thread(target=server.serve_forever, name="faulty-proxy", daemon=True)
     thread.start()
     try:
