@@ -24,7 +24,12 @@ from prism_dagster.errors import FailureCause
 from prism_dagster.sources.simulate import simulate
 from prism_dagster_tests.support.fault_proxy import FaultyProxy, faulty_proxy, gcs_bucket_metadata
 from prism_dagster_tests.support.rows import hour
-from prism_dagster_tests.support.runs import failure_message, materialise, spool_config
+from prism_dagster_tests.support.runs import (
+    failure_cause,
+    failure_message,
+    materialise,
+    spool_config,
+)
 from prism_dagster_tests.support.stores import AzureStore, GcsStore, S3Store
 from prism_dagster_tests.support.tls import self_signed
 
@@ -85,7 +90,7 @@ def test_an_unknown_kms_key_fails_as_permission_naming_the_key(
     message = failure_message(result)
     assert not result.success
     assert f"using KMS key {missing!r} failed: {FailureCause.KEY_DENIED.value}" in message
-    assert FailureCause.KEY_DENIED.category == "authentication/permission"
+    assert failure_cause(result) == (FailureCause.KEY_DENIED.value, "authentication/permission")
     assert "Contents" not in s3.client.list_objects_v2(Bucket=s3.name)  # nothing written
 
 

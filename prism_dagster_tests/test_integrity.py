@@ -28,7 +28,12 @@ from prism_dagster.errors import DestinationError, FailureCause
 from prism_dagster.sources.simulate import simulate
 from prism_dagster_tests.support.fault_proxy import FaultyProxy, faulty_proxy, gcs_bucket_metadata
 from prism_dagster_tests.support.rows import hour, incompressible_frame
-from prism_dagster_tests.support.runs import failure_message, materialise, spool_config
+from prism_dagster_tests.support.runs import (
+    failure_cause,
+    failure_message,
+    materialise,
+    spool_config,
+)
 from prism_dagster_tests.support.stores import AzureStore, GcsStore, S3Store, Store
 
 H0 = hour("2026-03-31T23")
@@ -95,6 +100,7 @@ def test_a_byte_flipped_on_the_way_fails_the_run_and_publishes_nothing(
     assert not result.success and len(proxy.corrupted) == 1
     message = failure_message(result)
     assert f"failed: {FailureCause.CHECKSUM_MISMATCH.value}" in message
+    assert failure_cause(result)[0] == FailureCause.CHECKSUM_MISMATCH.value
     assert re.search(r"(s3|gs|https?)://\S+batch_\S+\.jsonl\.gz", message)  # names the object
     # Nothing under the hour: no manifest, no batch (the store refused it, or it was removed).
     assert [k for k in store.objects() if not layout.is_lease_claim_key(k)] == []

@@ -10,7 +10,7 @@ import dagster as dg
 
 from prism_dagster.config import parse_config
 from prism_dagster.definitions import build_definitions
-from prism_dagster.names import PARTITION_KEY_FORMAT, archive_job_name
+from prism_dagster.names import CAUSE_METADATA_KEY, PARTITION_KEY_FORMAT, archive_job_name
 from prism_dagster_tests.support.stores import Store
 
 
@@ -50,3 +50,10 @@ def failure_message(result: dg.ExecuteInProcessResult) -> str:
         return ""
     error = failures[0].step_failure_data.error
     return error.cause.message if error.cause else error.message
+
+
+def failure_cause(result: dg.ExecuteInProcessResult) -> tuple[str, str]:
+    """(cause, category) as the failed step's metadata carries them to the UI and sensors."""
+    failures = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    data = failures[0].step_failure_data.user_failure_data
+    return data.metadata[CAUSE_METADATA_KEY].value, data.metadata["category"].value
