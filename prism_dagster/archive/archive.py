@@ -80,8 +80,15 @@ class Archive:
             return None
         return Manifest.from_bytes(self.destination.get_object(key), self.destination.uri(key))
 
+    def schema(self) -> dict[str, pl.DataType]:
+        """The fields this archive writes now (its fields policy), with their types."""
+        return self.settings.fields.policy().schema()
+
     def read_hour(self, hour: datetime) -> pl.DataFrame:
-        """An archived hour as records, checked against its manifest (empty if never written)."""
+        """An archived hour as records, checked against its manifest (empty if never written).
+
+        The columns are those the manifest lists (the fields policy it was written under).
+        """
         manifest = self.manifest(hour)
         if manifest is None:
             folder = layout.hour_folder(self.prefix, hour)
@@ -90,7 +97,11 @@ class Archive:
                 raise ManifestError(
                     f"{self.destination.uri(key)} is missing: the hour is incomplete"
                 )
-            return pl.DataFrame(schema=RECORD_SCHEMA)
+            return pl.DataFrame(schema=self.schema())
+        unknown = [c for c in manifest.columns if c not in RECORD_SCHEMA]
+        if unknown:
+            raise ManifestError(f"the manifest of {manifest.hour} lists unknown columns {unknown}")
+        schema = {c: RECORD_SCHEMA[c] for c in manifest.columns}
         frames = []
         for entry in manifest.files:
             data = self.destination.get_object(layout.file_key(self.prefix, hour, entry.name))
@@ -98,5 +109,5 @@ class Archive:
                 raise ManifestError(
                     f"{entry.name} of {manifest.hour} does not match its manifest checksum"
                 )
-            frames.append(pl.read_ndjson(gzip.decompress(data), schema=RECORD_SCHEMA))
-        return pl.concat([pl.DataFrame(schema=RECORD_SCHEMA), *frames])
+            frames.append(pl.read_ndjson(gzip.decompress(data), schema=schema))
+        return pl.concat([pl.DataFrame(schema=schema), *frames])

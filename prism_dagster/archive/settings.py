@@ -6,6 +6,7 @@ import dagster as dg
 from pydantic import BaseModel, Field
 
 from prism_dagster.archive.encoding import DEFAULT_SLICE_ROWS
+from prism_dagster.archive.redaction import FieldPolicy
 
 
 class WriteFields(BaseModel):
@@ -36,5 +37,26 @@ class WriteFields(BaseModel):
     )
 
 
+class FieldSettings(dg.Config):
+    """The fields policy as Dagster config; ``salt`` is a ``dg.EnvVar`` until Dagster starts
+    the IO manager (the UI and run config show the variable's name, never the salt)."""
+
+    exclude: list[str] = Field(default_factory=list, description="Fields left out.")
+    hash: list[str] = Field(default_factory=list, description="Text fields written as HMACs.")
+    salt: str | None = Field(default=None, description="The HMAC key (from an env var).")
+
+    def policy(self) -> FieldPolicy:
+        """The policy the writer applies; without the salt while it is not read yet."""
+        # An unstarted EnvVar is a str holding the variable's *name*: never a key.
+        salt = None if self.salt is None or isinstance(self.salt, dg.EnvVar) else self.salt
+        return FieldPolicy(
+            tuple(self.exclude), tuple(self.hash), None if salt is None else salt.encode()
+        )
+
+
 class WriteSettings(dg.Config, WriteFields):
     """``WriteFields`` as Dagster config, for the IO manager and the writer."""
+
+    fields: FieldSettings = Field(
+        default_factory=FieldSettings, description="Fields excluded or hashed (prism.yaml)."
+    )

@@ -23,7 +23,7 @@ import polars as pl
 from prism_dagster.archive import layout
 from prism_dagster.archive.encoding import Digest, encode_slices, slice_bounds
 from prism_dagster.archive.lease import HolderFinished, HourLease
-from prism_dagster.archive.manifest import FileEntry, Manifest, hour_label
+from prism_dagster.archive.manifest import FileEntry, Manifest, fields_record, hour_label
 from prism_dagster.archive.records import HourRecords, InMemory
 from prism_dagster.archive.settings import WriteSettings
 from prism_dagster.destinations.base import Destination, ObjectKind
@@ -45,12 +45,14 @@ def content_tag(rows: pl.DataFrame | HourRecords, settings: WriteSettings) -> st
     """A digest of the rows in order and of every setting that shapes the bytes.
 
     Same rows, same settings: same tag, so a rerun writes the same keys. Polars' row hash
-    is stable within one Polars version, which the project pins.
+    is stable within one Polars version, which the project pins. The fields policy counts
+    as a setting (its lists and a digest keyed with its salt): another policy, other keys.
     """
     records = _records(rows)
     digest = hashlib.sha256(
         f"{records.height}|{settings.gzip_level}|{settings.max_rows_per_file}|"
         f"{settings.max_bytes_per_file}|{settings.slice_rows}".encode()
+        + settings.fields.policy().tag()
     )
     if records.height:
         for hashes in records.row_hashes():
@@ -103,16 +105,21 @@ def write_frame(
     rows: pl.DataFrame | HourRecords,
     key_for_index: Callable[[int], str],
     settings: WriteSettings,
+    prepare: Callable[[pl.DataFrame], pl.DataFrame] | None = None,
 ) -> list[tuple[str, FileEntry]]:
     """Stream the rows into gzip JSONL objects; returns (key, entry) per object.
 
     A new object starts at every ``max_rows_per_file`` boundary, and before a slice
-    that would take the current one past ``max_bytes_per_file``.
+    that would take the current one past ``max_bytes_per_file``. ``prepare`` turns each
+    slice into what is written (the fields policy), a slice at a time.
     """
     max_rows = settings.max_rows_per_file
     records = _records(rows)
     bounds = slice_bounds(records.height, max_rows, settings.slice_rows)
-    members = encode_slices(records.slices(bounds), settings.gzip_level, settings.threads)
+    slices = records.slices(bounds)
+    if prepare is not None:
+        slices = map(prepare, slices)
+    members = encode_slices(slices, settings.gzip_level, settings.threads)
     written: list[tuple[str, FileEntry]] = []
     current: _OpenObject | None = None
     try:
@@ -172,11 +179,18 @@ def write_hour(
             kept = Manifest.from_bytes(dest.get_object(manifest_key), dest.uri(manifest_key))
             uris = [dest.uri(layout.file_key(prefix, hour, f.name)) for f in kept.files]
             return HourResult(hour, kept, uris, [], kept=True, cleaned=cleaned)
+        policy = settings.fields.policy()
         tag = content_tag(records, settings)
         batches = write_frame(
-            dest, records, lambda i: layout.batch_key(prefix, integration, hour, i, tag), settings
+            dest,
+            records,
+            lambda i: layout.batch_key(prefix, integration, hour, i, tag),
+            settings,
+            policy.apply,
         )
         reject_entry, rejects_key = None, None
+        # A rejected line may hold excluded or hashed fields verbatim: written as redacted.
+        rejects = policy.apply_rejects(rejects)
         if rejects.height:
             rejects_key = layout.rejects_key(prefix, hour, content_tag(rejects, settings))
             [(_, reject_entry)] = write_frame(
@@ -209,6 +223,7 @@ def write_hour(
             rejects=reject_entry,
             gzip_level=settings.gzip_level,
             source_fingerprint=source_fingerprint,
+            **fields_record(policy),
         )
         dest.put_object(manifest_key, manifest.to_bytes(), ObjectKind.JSON)
         for key in stale:

@@ -8,6 +8,7 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
+from prism_dagster.cli.permissions import add_parser as add_permissions_parser
 from prism_dagster.cli.pools import add_parser as add_pools_parser
 from prism_dagster.cli.sql import add_parser as add_sql_parser
 from prism_dagster.errors import PrismError
@@ -143,6 +144,7 @@ def parser() -> argparse.ArgumentParser:
     sim.set_defaults(run=_simulate)
     add_sql_parser(sub)
     add_pools_parser(sub)
+    add_permissions_parser(sub)
     return top
 
 

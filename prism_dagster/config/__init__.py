@@ -1,5 +1,5 @@
 """prism.yaml: the models that validate it (``model``, ``sources``, ``integrations``,
-``fields``), reading it (``loading``) and the embedded default (``defaults``)."""
+``fields``, ``redaction``), reading it (``loading``) and the embedded default (``defaults``)."""
 
 from prism_dagster.config.fields import EnvRef, parse_hour, resolve
 from prism_dagster.config.integrations import (
@@ -19,6 +19,7 @@ from prism_dagster.config.loading import (
     parse_config,
 )
 from prism_dagster.config.model import CatchUpConfig, PrismConfig, secret_env_values
+from prism_dagster.config.redaction import FieldsConfig
 from prism_dagster.config.sources import PostgresSourceConfig, SpoolSourceConfig
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "AzureIntegration",
     "CatchUpConfig",
     "EnvRef",
+    "FieldsConfig",
     "GcsIntegration",
     "History",
     "Integration",

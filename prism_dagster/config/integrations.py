@@ -21,6 +21,7 @@ from prism_dagster.config.fields import (
     parse_hour,
     resolve,
 )
+from prism_dagster.config.redaction import FieldsConfig
 from prism_dagster.destinations.base import Destination
 from prism_dagster.destinations.settings import DestinationFields, DestinationSettings
 
@@ -51,6 +52,8 @@ class IntegrationBase(WriteFields, DestinationFields, _Strict):
     history: Literal["none"] | History = "none"
     #: Shown as the archive asset's owners in the catalog: emails or ``team:name``.
     owners: list[str] = Field(default_factory=list)
+    #: Record fields left out or written as salted hashes (``config.redaction``).
+    fields: FieldsConfig = Field(default_factory=FieldsConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -60,7 +63,9 @@ class IntegrationBase(WriteFields, DestinationFields, _Strict):
     def write_settings(self) -> WriteSettings:
         """This integration's write settings, as the archive takes them."""
         fields = set(WriteFields.model_fields)
-        return WriteSettings.model_validate(self.model_dump(include=fields))
+        return WriteSettings.model_validate(
+            {**self.model_dump(include=fields), "fields": self.fields.settings()}
+        )
 
     def destination_settings(self) -> DestinationSettings:
         """This integration's upload settings, as its destination takes them."""

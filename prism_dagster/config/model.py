@@ -95,6 +95,7 @@ def secret_env_values(config: PrismConfig) -> list[str]:
         for key, value in integration
         if key in SECRET_FIELDS and isinstance(value, EnvRef)
     }
+    names |= {i.fields.salt.name for i in config.integrations if i.fields.salt is not None}
     if isinstance(config.status_store.url, EnvRef):
         names.add(config.status_store.url.name)
     if isinstance(config.source, PostgresSourceConfig):

@@ -12,7 +12,7 @@ from prism_dagster.archive.layout import ONE_HOUR
 from prism_dagster.archive.schema import COST_CURRENCY
 from prism_dagster.archive.window import ArchiveWindow, read_hour
 from prism_dagster.config import Integration, destination_identity
-from prism_dagster.defs.columns import GATEWAY_TABLE_SCHEMA, RECORD_TABLE_SCHEMA
+from prism_dagster.defs.columns import GATEWAY_TABLE_SCHEMA, record_table_schema
 from prism_dagster.defs.failures import reported_as_failure
 from prism_dagster.defs.io_manager import ArchiveOutput, logged_to
 from prism_dagster.defs.metadata import Previous
@@ -88,7 +88,8 @@ def build_archive_asset(
             tags=catalog_tags(integration),
             owners=integration.owners,
             metadata={
-                "dagster/column_schema": RECORD_TABLE_SCHEMA,
+                # The fields its lines hold: less any excluded, hashed ones described so.
+                "dagster/column_schema": record_table_schema(integration.fields.policy()),
                 "integration": integration.name,
                 "provider": integration.provider,
                 # Where it lands, on the definition (no secret: an {env} bucket shows its name).

@@ -5,13 +5,8 @@ from __future__ import annotations
 import dagster as dg
 import polars as pl
 
-from prism_dagster.archive.schema import (
-    FIELD_DESCRIPTIONS,
-    FIELD_SOURCES,
-    GATEWAY_DESCRIPTIONS,
-    GATEWAY_SCHEMA,
-    RECORD_SCHEMA,
-)
+from prism_dagster.archive.redaction import FieldPolicy
+from prism_dagster.archive.schema import FIELD_SOURCES, GATEWAY_DESCRIPTIONS, GATEWAY_SCHEMA
 from prism_dagster.names import GATEWAY_LOGS_KEY
 
 
@@ -33,14 +28,21 @@ def _schema(types: dict[str, pl.DataType], descriptions: dict[str, str]) -> dg.T
     )
 
 
-#: Every archived line's 19 fields, in order.
-RECORD_TABLE_SCHEMA = _schema(RECORD_SCHEMA, FIELD_DESCRIPTIONS)
+def record_table_schema(policy: FieldPolicy) -> dg.TableSchema:
+    """The fields an integration's lines hold (its fields policy), hashed ones described so."""
+    return _schema(policy.schema(), policy.descriptions())
+
+
+def record_column_lineage(policy: FieldPolicy) -> dg.TableColumnLineage:
+    """Which gateway columns each written field comes from (a hashed one: from the same)."""
+    return dg.TableColumnLineage(
+        deps_by_column={
+            field: [dg.TableColumnDep(asset_key=GATEWAY_LOGS_KEY, column_name=c) for c in columns]
+            for field, columns in FIELD_SOURCES.items()
+            if field in policy.columns
+        }
+    )
+
+
 #: The gateway columns the archive reads.
 GATEWAY_TABLE_SCHEMA = _schema(GATEWAY_SCHEMA, GATEWAY_DESCRIPTIONS)
-#: Which gateway columns each archived field comes from.
-RECORD_COLUMN_LINEAGE = dg.TableColumnLineage(
-    deps_by_column={
-        field: [dg.TableColumnDep(asset_key=GATEWAY_LOGS_KEY, column_name=c) for c in columns]
-        for field, columns in FIELD_SOURCES.items()
-    }
-)

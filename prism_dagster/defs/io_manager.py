@@ -14,7 +14,6 @@ from pydantic import Field
 
 from prism_dagster.archive import layout
 from prism_dagster.archive.archive import Archive
-from prism_dagster.archive.schema import RECORD_SCHEMA
 from prism_dagster.archive.settings import WriteSettings
 from prism_dagster.archive.window import ArchiveWindow, HourBatch
 from prism_dagster.archive.writer import Writer
@@ -150,4 +149,5 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
         archive = self.archive
         with reported_as_failure():
             frames = [archive.read_hour(h) for h in layout.hours_between(window.start, window.end)]
-        return pl.concat([pl.DataFrame(schema=RECORD_SCHEMA), *frames])
+        # Hours written under another fields policy hold other columns: nulls where absent.
+        return pl.concat([pl.DataFrame(schema=archive.schema()), *frames], how="diagonal")

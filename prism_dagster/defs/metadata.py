@@ -17,7 +17,7 @@ from prism_dagster.archive.records import HourRecords
 from prism_dagster.archive.schema import COST_CURRENCY
 from prism_dagster.archive.window import ArchiveWindow
 from prism_dagster.archive.writer import HourResult
-from prism_dagster.defs.columns import RECORD_COLUMN_LINEAGE
+from prism_dagster.defs.columns import record_column_lineage
 from prism_dagster.names import SOURCE_FINGERPRINT_KEY, hour_text
 from prism_dagster.sources.base import fingerprint_change
 
@@ -138,8 +138,15 @@ def hour_metadata(
         **_provenance(result, previous),
     }
     if not result.kept:  # a kept hour's rows were not read in this run: no cost to sum
-        meta["total_cost"], meta["error_count"] = records.totals()
-        meta["cost_currency"] = COST_CURRENCY
+        cost, errors = records.totals()
+        # A field the archive leaves out is not shown summed either.
+        if "cost" not in m.excluded_fields:
+            meta["total_cost"], meta["cost_currency"] = cost, COST_CURRENCY
+        if "is_error" not in m.excluded_fields:
+            meta["error_count"] = errors
+    if m.excluded_fields or m.hashed_fields:  # the fields policy the hour was written under
+        meta["excluded_fields"] = dg.MetadataValue.json(m.excluded_fields)
+        meta["hashed_fields"] = dg.MetadataValue.json(m.hashed_fields)
     return meta
 
 
@@ -167,5 +174,5 @@ def window_metadata(
         "unreadable_paths": dg.MetadataValue.json(list(unreadable[:MAX_LISTED])),
         "ignored_files": dg.MetadataValue.json(list(ignored[:MAX_LISTED])),
         "destination": archive.prefix_uri(),
-        "dagster/column_lineage": RECORD_COLUMN_LINEAGE,
+        "dagster/column_lineage": record_column_lineage(archive.settings.fields.policy()),
     }

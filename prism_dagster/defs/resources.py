@@ -13,6 +13,7 @@ from pydantic import PrivateAttr
 from prism_dagster.archive.archive import Archive
 from prism_dagster.config import Integration, PrismConfig, resolve
 from prism_dagster.defs.io_manager import ArchiveIOManager
+from prism_dagster.destinations.base import Destination
 from prism_dagster.errors import ConfigError
 from prism_dagster.lifecycle.status import StatusStore
 from prism_dagster.names import (
@@ -47,13 +48,21 @@ def build_resources(config: PrismConfig) -> dict[str, Any]:
     for integration in config.integrations:
         destination = integration.destination()
         resources[destination_key(integration.name)] = destination
-        resources[io_manager_key(integration.name)] = ArchiveIOManager(
-            destination=destination,
-            integration=integration.name,
-            prefix=integration.prefix,
-            settings=integration.write_settings(),
-        )
+        resources[io_manager_key(integration.name)] = archive_io_manager(integration, destination)
     return resources
+
+
+def archive_io_manager(integration: Integration, destination: Destination) -> ArchiveIOManager:
+    """The IO manager writing an integration's archive: how prism.yaml reaches the writer.
+
+    Its settings hold the fields policy's salt as ``dg.EnvVar``, read when it is started.
+    """
+    return ArchiveIOManager(
+        destination=destination,
+        integration=integration.name,
+        prefix=integration.prefix,
+        settings=integration.write_settings(),
+    )
 
 
 def status_resource(config: PrismConfig) -> StatusStoreResource:
@@ -83,7 +92,11 @@ def live(resource: R) -> R:
 
 
 def live_archive(integration: Integration) -> Archive:
-    """An integration's archive with its destination started, for the command line."""
+    """An integration's archive with its destination started, for the command line.
+
+    The fields policy's salt is not read: the command line only reads archives, which needs
+    no salt (each manifest lists its hour's columns); writing records through it would refuse.
+    """
     return Archive(
         integration.name,
         live(integration.destination()),

@@ -30,21 +30,32 @@ USAGE_COLUMNS: tuple[tuple[str, str, str, tuple[str, ...]], ...] = (
     ("cost", "float64", "Total price, in the archive's cost currency.", ("cost",)),
     ("errors", "int64", "Requests that failed.", ("is_error",)),
 )
+SUMMED = ("input_tokens", "output_tokens", "total_tokens", "cost")
+
+
+def usage_columns(written: list[str]) -> list[tuple[str, str, str, tuple[str, ...]]]:
+    """The rollup's columns an archive holding ``written`` fields feeds (its fields policy).
+
+    ``day`` comes from the partition and ``requests`` counts rows: both are always there.
+    """
+    return [c for c in USAGE_COLUMNS if c[0] in ("day", "requests") or set(c[3]) <= set(written)]
 
 
 def rollup(day: str, records: pl.DataFrame) -> pl.DataFrame:
-    """Requests, tokens, cost and errors per model and provider for one day, costliest first."""
-    return (
-        records.group_by("model", "provider")
-        .agg(
-            pl.len().cast(pl.Int64).alias("requests"),
-            *(pl.col(c).sum() for c in ("input_tokens", "output_tokens", "total_tokens", "cost")),
-            pl.col("is_error").sum().cast(pl.Int64).alias("errors"),
-        )
-        .with_columns(pl.lit(day).str.to_date().alias("day"))
-        .select(name for name, *_ in USAGE_COLUMNS)
-        .sort(["cost", "model", "provider"], descending=[True, False, False])
-    )
+    """Requests, tokens, cost and errors per model and provider for one day, costliest first.
+
+    A field the integration excludes is left out of the rollup, not summed as zeros.
+    """
+    names = [name for name, *_ in usage_columns(records.columns)]
+    keys = [c for c in ("model", "provider") if c in names]
+    sums = [pl.col(c).sum() for c in names if c in SUMMED]
+    if "errors" in names:
+        sums.append(pl.col("is_error").sum().cast(pl.Int64).alias("errors"))
+    counts = [pl.len().cast(pl.Int64).alias("requests"), *sums]
+    table = records.group_by(keys).agg(counts) if keys else records.select(counts)
+    table = table.with_columns(pl.lit(day).str.to_date().alias("day")).select(names)
+    order = [c for c in ("cost", *keys) if c in names]
+    return table.sort(order, descending=[c == "cost" for c in order]) if order else table
 
 
 # A day maps to its 24 hours; the first day may begin before the archive's first hour, whose
@@ -58,13 +69,13 @@ with warnings.catch_warnings():
 def build_usage_asset(integration: Integration) -> dg.AssetsDefinition:
     """``prism/usage_daily/<integration>``: one partition per UTC day of the archive."""
     source = archive_key(integration.name)
-    schema = dg.TableSchema(
-        columns=[dg.TableColumn(n, t, description=d) for n, t, d, _ in USAGE_COLUMNS]
-    )
+    written = integration.fields.policy().columns
+    columns = usage_columns(written)
+    schema = dg.TableSchema(columns=[dg.TableColumn(n, t, description=d) for n, t, d, _ in columns])
     lineage = dg.TableColumnLineage(
         deps_by_column={
-            n: [dg.TableColumnDep(asset_key=source, column_name=c) for c in cols]
-            for n, _, _, cols in USAGE_COLUMNS
+            n: [dg.TableColumnDep(asset_key=source, column_name=c) for c in cols if c in written]
+            for n, _, _, cols in columns
         }
     )
 
@@ -82,15 +93,14 @@ def build_usage_asset(integration: Integration) -> dg.AssetsDefinition:
     )
     def usage_daily(context: dg.AssetExecutionContext, archive: pl.DataFrame) -> dg.Output:
         table = rollup(context.partition_key, archive)
-        return dg.Output(
-            table,
-            metadata={
-                "dagster/row_count": table.height,
-                "dagster/column_lineage": lineage,
-                "requests": int(table.get_column("requests").sum() or 0),
-                "cost": float(table.get_column("cost").sum() or 0.0),
-            },
-        )
+        metadata = {
+            "dagster/row_count": table.height,
+            "dagster/column_lineage": lineage,
+            "requests": int(table.get_column("requests").sum() or 0),
+        }
+        if "cost" in table.columns:  # not when the integration excludes it
+            metadata["cost"] = float(table.get_column("cost").sum() or 0.0)
+        return dg.Output(table, metadata=metadata)
 
     return usage_daily
 

@@ -10,36 +10,10 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr
 
+from prism_dagster.destinations.azure_codes import CODES, SCOPE_FIX
 from prism_dagster.destinations.base import Destination, ObjectKind, ObjectSink
-from prism_dagster.destinations.integrity import CHECKSUM_FIX
 from prism_dagster.destinations.parts import PartSink, streamed
 from prism_dagster.errors import DestinationError, FailureCause
-
-_PERMISSIONS = (
-    "Check the account key or SAS token, and that it may write the container "
-    "('Storage Blob Data Contributor', or a SAS with racwdl)."
-)
-# Azure error codes -> (cause, what the operator should do).
-_CODES: dict[str, tuple[FailureCause, str]] = {
-    "ContainerNotFound": (FailureCause.MISSING_BUCKET, "Create the container or fix 'container'."),
-    "AuthenticationFailed": (FailureCause.INVALID_CREDENTIALS, "Check the account key or SAS."),
-    "InvalidAuthenticationInfo": (FailureCause.INVALID_CREDENTIALS, "Check the credential."),
-    "AuthorizationFailure": (FailureCause.ACCESS_DENIED, _PERMISSIONS),
-    "AuthorizationPermissionMismatch": (FailureCause.ACCESS_DENIED, _PERMISSIONS),
-    "AuthorizationResourceTypeMismatch": (FailureCause.ACCESS_DENIED, _PERMISSIONS),
-    "InsufficientAccountPermissions": (FailureCause.ACCESS_DENIED, _PERMISSIONS),
-    "AccountIsDisabled": (FailureCause.ACCESS_DENIED, "Enable the storage account."),
-    "ServerBusy": (FailureCause.THROTTLED, "Lower the request rate, or try again later."),
-    "OperationTimedOut": (FailureCause.UNREACHABLE, "Check the network path to the account."),
-    "InternalError": (FailureCause.SERVER_ERROR, "The store failed on its side; try again later."),
-    "Md5Mismatch": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
-    "Crc64Mismatch": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
-    "BlobUsesCustomerSpecifiedEncryption": (
-        FailureCause.KEY_DENIED,
-        "The blob was written with a customer-provided key: set encryption_key to it.",
-    ),
-}
-_SCOPE_FIX = "Check encryption_scope: it must exist in the storage account and be enabled."
 
 
 def _block_id(number: int) -> str:
@@ -203,15 +177,15 @@ class AzureDestination(Destination):
             raw = getattr(exc, "error_code", None) or ""
             code = str(getattr(raw, "value", raw))  # the SDK may hand back a StorageErrorCode
             status = int(exc.status_code or 0)
-            cause, fix = _CODES.get(code, (FailureCause.UNKNOWN, "See the error code."))
+            cause, fix = CODES.get(code, (FailureCause.UNKNOWN, "See the error code."))
             if "EncryptionScope" in code:
-                cause, fix = FailureCause.KEY_DENIED, _SCOPE_FIX
+                cause, fix = FailureCause.KEY_DENIED, SCOPE_FIX
             if cause is FailureCause.KEY_DENIED:
                 action = f"{action} with {self._key_label()}"
             if cause is FailureCause.UNKNOWN and (
                 status == 403 or isinstance(exc, ClientAuthenticationError)
             ):
-                cause, fix = _CODES["AuthenticationFailed"]
+                cause, fix = CODES["AuthenticationFailed"]
             transient = status >= 500 or status == 429 or cause is FailureCause.THROTTLED
             detail = f"{code or status}: {exc.reason or ''}".strip()
             return self.error(action, cause, detail, fix, transient)

@@ -16,8 +16,8 @@ from prism_dagster.destinations.parts import PartSink, streamed
 from prism_dagster.errors import DestinationError, FailureCause
 
 _PERMISSIONS = (
-    "Grant the service account roles/storage.objectAdmin on the bucket (or "
-    "storage.objects.create, get, list and delete)."
+    "Grant the service account the bindings `prism-dagster permissions NAME` prints "
+    "(roles/storage.objectUser on the prefix, storage.objects.list on the bucket)."
 )
 _RESUMABLE_QUANTUM = 256 * 1024  # GCS resumable chunks are multiples of 256 KiB
 

@@ -12,46 +12,8 @@ from pydantic import Field, PrivateAttr
 from prism_dagster.destinations.base import Destination, ObjectKind, ObjectSink
 from prism_dagster.destinations.integrity import CHECKSUM_FIX, md5_hex, sha256_b64
 from prism_dagster.destinations.parts import PartSink, streamed
+from prism_dagster.destinations.s3_codes import CODES, KEY_FIX
 from prism_dagster.errors import DestinationError, FailureCause
-
-_KEY_FIX = (
-    "Check kms_key_id, that the key is enabled, and that this identity may use it "
-    "(kms:GenerateDataKey and kms:Decrypt; see prism-dagster permissions)."
-)
-
-# S3 error codes -> (cause, what the operator should do).
-_CODES: dict[str, tuple[FailureCause, str]] = {
-    "NoSuchBucket": (FailureCause.MISSING_BUCKET, "Create the bucket or fix 'bucket'."),
-    "AccessDenied": (
-        FailureCause.ACCESS_DENIED,
-        "Grant s3:PutObject, s3:GetObject, s3:ListBucket (and s3:DeleteObject) on the prefix.",
-    ),
-    "InvalidAccessKeyId": (FailureCause.INVALID_CREDENTIALS, "Check access_key_id."),
-    "SignatureDoesNotMatch": (FailureCause.INVALID_CREDENTIALS, "Check secret_access_key."),
-    "ExpiredToken": (FailureCause.INVALID_CREDENTIALS, "Refresh session_token."),
-    "InvalidToken": (FailureCause.INVALID_CREDENTIALS, "Check session_token."),
-    "AuthorizationHeaderMalformed": (FailureCause.WRONG_REGION, "Set 'region' to the bucket's."),
-    "PermanentRedirect": (FailureCause.WRONG_REGION, "Set 'region' to the bucket's region."),
-    "IllegalLocationConstraintException": (FailureCause.WRONG_REGION, "Fix 'region'."),
-    "SlowDown": (FailureCause.THROTTLED, "Lower the request rate, or try again later."),
-    "ServiceUnavailable": (FailureCause.THROTTLED, "Try again later."),
-    "RequestTimeout": (FailureCause.UNREACHABLE, "Check the network path to the endpoint."),
-    "InternalError": (FailureCause.SERVER_ERROR, "The store failed on its side; try again later."),
-    "RequestTimeTooSkewed": (FailureCause.INVALID_CREDENTIALS, "Fix this machine's clock."),
-    "BadDigest": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
-    "InvalidDigest": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
-    "XAmzContentChecksumMismatch": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
-    "XAmzContentSHA256Mismatch": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
-    # KMS, from the preflight and from S3 writing with the key (S3 prefixes them "KMS.").
-    "NotFoundException": (FailureCause.KEY_DENIED, _KEY_FIX),
-    "AccessDeniedException": (FailureCause.KEY_DENIED, _KEY_FIX),
-    "DisabledException": (FailureCause.KEY_DENIED, _KEY_FIX),
-    "KMSInvalidStateException": (FailureCause.KEY_DENIED, _KEY_FIX),
-    "InvalidKeyUsageException": (FailureCause.KEY_DENIED, _KEY_FIX),
-    "KMS.NotFoundException": (FailureCause.KEY_DENIED, _KEY_FIX),
-    "KMS.DisabledException": (FailureCause.KEY_DENIED, _KEY_FIX),
-    "KMS.KMSInvalidStateException": (FailureCause.KEY_DENIED, _KEY_FIX),
-}
 
 
 class _S3Sink(PartSink):
@@ -165,7 +127,7 @@ class S3Destination(Destination):
             if exc.transient:
                 raise
             # Missing, disabled or not ours to use: S3 would refuse every write the same way.
-            raise self.error(action, FailureCause.KEY_DENIED, exc.detail, _KEY_FIX) from None
+            raise self.error(action, FailureCause.KEY_DENIED, exc.detail, KEY_FIX) from None
         self._key_checked = True
 
     def client(self) -> Any:
@@ -230,21 +192,21 @@ class S3Destination(Destination):
         if isinstance(exc, ClientError):
             code = str(exc.response.get("Error", {}).get("Code", ""))
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-            cause, fix = _CODES.get(code, (FailureCause.UNKNOWN, "See the error code."))
+            cause, fix = CODES.get(code, (FailureCause.UNKNOWN, "See the error code."))
             if cause is FailureCause.KEY_DENIED:
                 action = f"{action} with KMS key {self.kms_key_id or 'aws/s3'!r}"
             if cause is FailureCause.UNKNOWN and status == 403:
-                cause, fix = _CODES["AccessDenied"]
+                cause, fix = CODES["AccessDenied"]
             if (
                 cause is FailureCause.UNKNOWN
                 and code in ("404", "NotFound")
                 and not action.startswith("reading")
             ):
-                cause, fix = _CODES["NoSuchBucket"]
+                cause, fix = CODES["NoSuchBucket"]
             transient = status >= 500 or status == 429 or code in ("SlowDown", "RequestTimeout")
             if transient and cause is FailureCause.UNKNOWN:
                 # 429 and 503 ask us to slow down; any other 5xx is the store failing.
-                cause, fix = _CODES["SlowDown"] if status in (429, 503) else _CODES["InternalError"]
+                cause, fix = CODES["SlowDown"] if status in (429, 503) else CODES["InternalError"]
             return self.error(action, cause, f"{code or status}: {exc}", fix, transient)
         if isinstance(exc, NoCredentialsError | PartialCredentialsError | ProfileNotFound):
             fix = "Set access_key_id/secret_access_key or configure an AWS role or profile."

@@ -1,7 +1,8 @@
 """SQL definitions over an integration's archive for DuckDB, Athena, BigQuery and Synapse.
 
 Generated from the integration's real location (``Archive``), the key layout (``layout``,
-through ``paths``) and the record schema (``schema.RECORD_SCHEMA``, through ``columns``).
+through ``paths``) and the record schema (``schema.RECORD_SCHEMA``, through ``columns``,
+less the fields the integration excludes).
 Importing this package is cheap; ``definitions`` loads the engines when called.
 """
 

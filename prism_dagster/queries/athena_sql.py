@@ -40,7 +40,7 @@ def _properties(target: Target) -> list[tuple[str, str]]:
 
 def table(target: Target) -> str:
     """``CREATE EXTERNAL TABLE <name>_logs_raw``: every file of the projected hour folders."""
-    fields = columns("athena")
+    fields = columns("athena", target.policy)
     width = max(len(name) for name, _, _ in fields) + 2
     cols = ",\n".join(
         f"  {f'`{name}`':<{width}} {kind} COMMENT {backslash_string(text)}"
@@ -66,8 +66,13 @@ def view(target: Target) -> str:
     return (
         f"CREATE OR REPLACE VIEW {target.name}_logs AS\n"
         f"SELECT * FROM {target.name}_logs_raw\n"
-        "WHERE request_id IS NOT NULL;"
+        f"WHERE {_never_null(target)} IS NOT NULL;"
     )
+
+
+def _never_null(target: Target) -> str:
+    """A field every record holds (never NULL): request_id, else timestamp (never excluded)."""
+    return "request_id" if "request_id" in target.policy.columns else "timestamp"
 
 
 def definitions(target: Target) -> str:
@@ -80,7 +85,7 @@ def definitions(target: Target) -> str:
         "-- sometimes _rejects_*.jsonl.gz: Athena's engine skips names starting with _ (Hive's",
         "-- hidden files), but AWS documents that a location's files are all read; a rejects",
         "-- line has none of the record's keys and would be a row of NULLs, so the view keeps",
-        "-- rows with a request_id (never NULL in an archived record).",
+        f"-- rows with a {_never_null(target)} (never NULL in an archived record).",
     ]
     if target.value("endpoint_url"):
         notes.append("-- endpoint_url is not used: Athena reads the bucket in Amazon S3.")

@@ -30,7 +30,7 @@ def uri(target: Target) -> str:
 
 def table(target: Target) -> str:
     """``CREATE OR REPLACE EXTERNAL TABLE <name>_logs_raw``."""
-    fields = columns("bigquery")
+    fields = columns("bigquery", target.policy)
     width = max(len(name) for name, _, _ in fields)
     cols = ",\n".join(
         f"  {name:<{width}} {kind} OPTIONS (description = {backslash_string(text)})"
@@ -49,7 +49,7 @@ def table(target: Target) -> str:
 
 def view(target: Target) -> str:
     """The view to query: batch files only, with day, hour and hour_start from the path."""
-    fields = columns("bigquery")
+    fields = columns("bigquery", target.policy)
     found = f"REGEXP_EXTRACT(_FILE_NAME, {_raw(paths.batch_file_regex())})"
     hour_start = f"PARSE_TIMESTAMP({backslash_string(paths.hour_strptime())}, {found})"
     select = [f"  {name}" for name, _, _ in fields] + [

@@ -1,10 +1,11 @@
-"""The record's 19 fields as each engine types them, from ``schema.RECORD_SCHEMA``."""
+"""The record's fields as each engine types them, from ``schema.RECORD_SCHEMA`` and the
+integration's fields policy (excluded fields absent, hashed ones text described as hashes)."""
 
 from __future__ import annotations
 
 import polars as pl
 
-from prism_dagster.archive.schema import FIELD_DESCRIPTIONS, RECORD_SCHEMA
+from prism_dagster.archive.redaction import FieldPolicy
 
 #: Polars type of a record field -> the engine's type for it. A new Polars type in the
 #: schema is an error here (never a guessed type).
@@ -32,15 +33,16 @@ ENGINE_TYPES: dict[str, dict[type[pl.DataType], str]] = {
 }
 
 
-def columns(engine: str) -> list[tuple[str, str, str]]:
-    """(name, engine type, description) of every record field, in the archive's key order."""
+def columns(engine: str, policy: FieldPolicy) -> list[tuple[str, str, str]]:
+    """(name, engine type, description) of every field written, in the archive's key order."""
     types = ENGINE_TYPES[engine]
+    descriptions = policy.descriptions()
     out = []
-    for name, dtype in RECORD_SCHEMA.items():
+    for name, dtype in policy.schema().items():
         kind = types.get(dtype.base_type())
         if kind is None:
             raise ValueError(f"record field {name!r} is {dtype}: no {engine} type is mapped for it")
-        out.append((name, kind, FIELD_DESCRIPTIONS.get(name, "")))
+        out.append((name, kind, descriptions.get(name, "")))
     return out
 
 

@@ -34,7 +34,7 @@ def _hour_start() -> str:
 
 def view(target: Target) -> str:
     """``CREATE OR REPLACE VIEW`` over the integration's batch files, plus column comments."""
-    fields = columns("duckdb")
+    fields = columns("duckdb", target.policy)
     hour_start = _hour_start()
     select = [f'    "{name}"' for name, _, _ in fields] + [
         f"    CAST({hour_start} AS DATE) AS day",

@@ -23,7 +23,7 @@ def bulk_path(target: Target) -> str:
 
 def view(target: Target) -> str:
     """``CREATE OR ALTER VIEW dbo.<name>_logs``."""
-    fields = columns("synapse")
+    fields = columns("synapse", target.policy)
     width = max(len(name) for name, _, _ in fields) + 2
     select = [f"    j.[{name}]" for name, _, _ in fields]
     for position, field in enumerate(paths.hour_fields(), start=1):

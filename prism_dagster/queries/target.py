@@ -9,6 +9,7 @@ from urllib.request import url2pathname
 
 from prism_dagster.archive import layout
 from prism_dagster.archive.archive import Archive
+from prism_dagster.archive.redaction import FieldPolicy
 from prism_dagster.config import EnvRef, Integration
 from prism_dagster.errors import PrismError
 from prism_dagster.queries.engines import ENGINES, FITS, STORES, fitting_engines
@@ -66,6 +67,11 @@ class Target:
         """The integration's own folder as a URI."""
         return self.archive.prefix_uri()
 
+    @property
+    def policy(self) -> FieldPolicy:
+        """The integration's fields policy: which fields its lines hold (no salt: none needed)."""
+        return self.integration.fields.policy()
+
     def value(self, field: str) -> str | None:
         """A resolved location field (None when not set)."""
         value = getattr(self.integration, field, None)
@@ -114,9 +120,16 @@ def target(integration: Integration, engine: str) -> Target:
 
 
 def header(target: Target, engine: str) -> list[str]:
-    """The comment lines every definition starts with."""
-    return [
+    """The comment lines every definition starts with (and the fields policy, if any)."""
+    lines = [
         f"-- prism-dagster sql {target.name} --engine {engine}",
         f"-- Integration {target.name!r} ({target.provider}): every archived hour under",
         f"--   {target.where()}",
     ]
+    policy = target.policy
+    if policy.exclude:
+        lines.append(f"-- Fields excluded from the archive: {', '.join(policy.exclude)}.")
+    if policy.hash:
+        lines.append(f"-- Fields written as HMAC-SHA256 hashes: {', '.join(policy.hash)}")
+        lines.append("--   (lower-case hex, keyed with the integration's salt; empty stays empty).")
+    return lines
