@@ -60,6 +60,7 @@ bench: $(STAMP) postgres
 	$(BIN)/python benchmarks/bench_postgres.py
 	$(BIN)/python benchmarks/bench_end_to_end.py
 	$(BIN)/python benchmarks/bench_large_hour.py
+	$(BIN)/python benchmarks/bench_integrity.py
 
 clean:
 	rm -rf $(VENV) node_modules .prism prism.yaml .pytest_cache .ruff_cache

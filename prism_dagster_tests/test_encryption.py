@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -20,10 +21,14 @@ import boto3
 import pytest
 
 from prism_dagster.archive import layout
+from prism_dagster.archive.settings import WriteSettings
+from prism_dagster.archive.writer import write_frame
+from prism_dagster.config import parse_config
+from prism_dagster.defs.resources import live
 from prism_dagster.errors import FailureCause
 from prism_dagster.sources.simulate import simulate
 from prism_dagster_tests.support.fault_proxy import FaultyProxy, faulty_proxy, gcs_bucket_metadata
-from prism_dagster_tests.support.rows import hour
+from prism_dagster_tests.support.rows import hour, incompressible_frame
 from prism_dagster_tests.support.runs import (
     failure_cause,
     failure_message,
@@ -145,8 +150,13 @@ def test_azure_encryption_scope_goes_with_every_write(
 
 
 def test_azure_customer_key_goes_with_every_request_and_never_into_messages(
-    spool: Path, azurite, azure_proxy: FaultyProxy, monkeypatch: pytest.MonkeyPatch
+    spool: Path,
+    azurite,
+    azure_proxy: FaultyProxy,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    caplog.set_level(logging.DEBUG)  # the SDK's request logging included
     store = _azure(azurite, azure_proxy, monkeypatch)
     key = base64.b64encode(os.urandom(32)).decode()
     monkeypatch.setenv("PRISM_BLOB_KEY", key)
@@ -161,7 +171,8 @@ def test_azure_customer_key_goes_with_every_request_and_never_into_messages(
         assert sent.headers["x-ms-encryption-key-sha256"] == digest
         assert sent.headers["x-ms-encryption-algorithm"] == "AES256"
     shown = json.dumps([str(e) for e in result.all_events])
-    assert key not in shown
+    assert "x-ms-encryption-key" in caplog.text  # the SDK logged the requests, key hidden
+    assert key not in shown and key not in caplog.text
 
 
 def test_azure_customer_key_that_is_not_aes256_is_refused_without_showing_it(
@@ -194,7 +205,14 @@ def test_gcs_kms_key_name_goes_with_every_upload(
         store = GcsStore(gcs, proxy.url)
         simulate(spool, H0, H0 + layout.ONE_HOUR, rate=200, seed=5)
         materialise(spool_config(spool, store, PREFIX, kms_key_name=KMS_KEY), H0)
-    uploads = [s for s in proxy.seen if s.path.startswith("/upload/")]
-    assert len(uploads) >= 3  # the lease, a batch and the manifest
+        # A large object too: its resumable session is created with the key.
+        integration = {"name": "prod", "start": "2026-03-31T00", "part_size_mb": 5}
+        integration |= store.integration(kms_key_name=KMS_KEY)
+        config = {"source": {"kind": "spool", "path": "/x"}, "integrations": [integration]}
+        dest = live(parse_config(config).integrations[0].destination())
+        write_frame(dest, incompressible_frame(20_000), lambda _: "big.jsonl.gz", WriteSettings())
+    uploads = [s for s in proxy.seen if s.path.startswith("/upload/") and s.method == "POST"]
+    assert len(uploads) >= 4  # the lease, a batch, the manifest, the resumable session
+    assert any("uploadType=resumable" in s.path for s in uploads)
     expected = "kmsKeyName=" + KMS_KEY.replace("/", "%2F")
     assert all(expected in s.path for s in uploads)

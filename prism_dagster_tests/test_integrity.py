@@ -210,3 +210,57 @@ def test_a_bucket_with_object_lock_accepts_the_archive(spool: Path, locked_bucke
         Bucket=locked_bucket.name, Key="big/b.jsonl.gz", ChecksumMode="ENABLED"
     )
     assert head["ETag"].strip('"').endswith("-2") and head["ChecksumSHA256"]
+
+
+def _s3_destination(store: Store, **extra: Any) -> Any:
+    config = {"name": "prod", "start": "2026-03-31T00", **store.integration(**extra)}
+    integration = parse_config(
+        {"source": {"kind": "spool", "path": "/x"}, "integrations": [config]}
+    ).integrations[0]
+    return live(integration.destination())
+
+
+@pytest.mark.parametrize(
+    ("response", "extra"),
+    [
+        ({"ServerSideEncryption": "aws:kms"}, {}),  # the bucket's default SSE-KMS key
+        ({"ServerSideEncryption": "aws:kms:dsse"}, {}),
+        ({"SSECustomerAlgorithm": "AES256"}, {}),
+        ({"ETag": '"1f2e3d4c5b6a79880f1e2d3c4b5a6978-3"'}, {}),  # not an MD5's shape
+        ({}, {"check_etag": False}),  # an S3-compatible store whose ETags are no MD5s
+    ],
+)
+def test_the_etag_check_is_skipped_where_s3_etags_are_no_md5(
+    moto, monkeypatch: pytest.MonkeyPatch, response: dict[str, str], extra: dict[str, Any]
+) -> None:
+    store = S3Store(moto)
+    for name, value in store.env.items():
+        monkeypatch.setenv(name, value)
+    dest = _s3_destination(store, **extra)
+    wrong = '"0123456789abcdef0123456789abcdef"'  # MD5-shaped, not the MD5 of b"data"
+    dest.check_received({"ETag": wrong, **response}, b"data", "k")  # no error
+    with pytest.raises(DestinationError) as caught:  # the same ETag, plain: refused
+        _s3_destination(store).check_received({"ETag": wrong}, b"data", "k")
+    assert caught.value.cause is FailureCause.CHECKSUM_MISMATCH
+
+
+@pytest.mark.parametrize("proxied", ["s3", "gcs"], indirect=True)
+def test_a_part_retried_after_a_failure_still_matches_its_checksums(
+    proxied: tuple[Store, FaultyProxy],
+) -> None:
+    store, proxy = proxied
+    frame = incompressible_frame(20_000)
+    cfg = {"name": "prod", "start": "2026-03-31T00", "part_size_mb": 5, **store.integration()}
+    integration = parse_config(
+        {"source": {"kind": "spool", "path": "/x"}, "integrations": [cfg]}
+    ).integrations[0]
+    dest = live(integration.destination())
+    # The first part's PUT (S3 partNumber, GCS session upload_id) gets a 503, then is retried.
+    proxy.ignore = lambda method, path: (
+        not (method == "PUT" and ("partNumber=" in path or "upload_id=" in path))
+    )
+    proxy.fail_next(1)
+    [(_, entry)] = write_frame(dest, frame, lambda _: "big/batch.jsonl.gz", WriteSettings())
+    assert proxy.failed == 1
+    assert dest.get_object("big/batch.jsonl.gz") == store.objects()["big/batch.jsonl.gz"].data
+    assert len(store.objects()["big/batch.jsonl.gz"].data) == entry.bytes

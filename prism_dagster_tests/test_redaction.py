@@ -311,3 +311,30 @@ def test_a_spilled_hour_is_redacted_to_the_same_bytes(tmp_path: Path) -> None:
     lines = _lines(tmp_path / "memory")
     digest = hmac.new(SALT.encode(), frame["error_message"][7].encode(), hashlib.sha256)
     assert lines[7]["error_message"] == digest.hexdigest() and lines[0]["error_message"] == ""
+
+
+def test_a_bad_records_failure_quotes_no_value_under_a_policy(tmp_path: Path, monkeypatch) -> None:
+    _spool(tmp_path / "spool")
+    monkeypatch.setenv(SALT_ENV, SALT)
+    config = _config(tmp_path / "spool", tmp_path / "archive", **POLICY)
+    config["source"]["bad_records"] = "fail"
+    with dg.instance_for_test() as instance:
+        result = _run(config, instance)
+    [failure] = [e for e in result.all_events if e.is_step_failure]
+    message = failure.step_failure_data.error.message  # type: ignore[union-attr]
+    assert "1 bad source line(s)" in message and "latency_ms: expected an integer" in message
+    assert SECRET_TEXT not in message
+
+
+def test_reading_after_a_policy_change_holds_only_the_fields_now_written(
+    tmp_path: Path, monkeypatch
+) -> None:
+    _spool(tmp_path / "spool")
+    with dg.instance_for_test() as instance:
+        assert _run(_config(tmp_path / "spool", tmp_path / "archive"), instance).success
+        config = _config(tmp_path / "spool", tmp_path / "archive", exclude=["cost"])
+        job = build_definitions(parse_config(config)).resolve_job_def(usage_job_name("prod"))
+        result = job.execute_in_process(instance=instance, partition_key="2026-03-31")
+    # The hour was written with cost; the policy now excludes it: the rollup has no cost.
+    table = result.output_for_node(usage_key("prod").to_python_identifier())
+    assert "cost" not in table.columns and table["requests"].to_list() == [7]

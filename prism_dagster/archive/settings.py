@@ -43,7 +43,9 @@ class FieldSettings(dg.Config):
 
     exclude: list[str] = Field(default_factory=list, description="Fields left out.")
     hash: list[str] = Field(default_factory=list, description="Text fields written as HMACs.")
-    salt: str | None = Field(default=None, description="The HMAC key (from an env var).")
+    salt: str | None = Field(
+        default=None, repr=False, description="The HMAC key (from an env var)."
+    )
 
     def policy(self) -> FieldPolicy:
         """The policy the writer applies; without the salt while it is not read yet."""

@@ -16,6 +16,7 @@ import polars as pl
 from prism_dagster.archive import layout
 from prism_dagster.archive.normalize import shape
 from prism_dagster.archive.records import HourRecords, RecordSpill, Spilled
+from prism_dagster.archive.redaction import FieldPolicy
 from prism_dagster.archive.schema import REJECT_SCHEMA
 from prism_dagster.errors import BadRecordsError
 from prism_dagster.names import hour_text
@@ -37,10 +38,11 @@ class HourBatch:
     unreadable: tuple[str, ...] = ()
 
 
-def read_hour(source: LogSource, hour: datetime) -> HourBatch:
+def read_hour(source: LogSource, hour: datetime, policy: FieldPolicy | None = None) -> HourBatch:
     """Read and normalise one hour piece by piece; bad lines fail it under ``bad_records: fail``.
 
-    Past ``source.hour_memory_mb`` of records, the hour is sorted on local disk instead.
+    Past ``source.hour_memory_mb`` of records, the hour is sorted on local disk instead. Under
+    a fields ``policy`` the failure quotes no value, as the archived rejects do not.
     """
     end = hour + layout.ONE_HOUR
     spill = RecordSpill(source.hour_memory_mb << 20)
@@ -58,6 +60,8 @@ def read_hour(source: LogSource, hour: datetime) -> HourBatch:
                 spill.add(shape(piece.rows))
         rejected = pl.concat(rejects)
         if rejected.height and source.bad_records == "fail":
+            if policy is not None:
+                rejected = policy.apply_rejects(rejected)
             shown = rejected.head(_SHOWN_REJECTS).iter_rows(named=True)
             lines = "\n  ".join(
                 f"{r['source_file']}:{r['line_number']}: {r['reason']}" for r in shown

@@ -144,6 +144,9 @@ class S3Integration(IntegrationBase):
     kms_key_id: Value | None = None
     #: With ``aws:kms``: an S3 Bucket Key, so S3 calls KMS per bucket, not per object.
     bucket_key: bool = True
+    #: Check a plain upload's ETag is its MD5 too; off for S3-compatible stores whose ETags
+    #: are not MD5s (some encrypt, some hash parts otherwise). S3's own SHA-256 check stays.
+    check_etag: bool = True
 
     def destination(self) -> Destination:
         from dagster_aws.s3 import S3Resource
@@ -164,6 +167,7 @@ class S3Integration(IntegrationBase):
             sse=self.sse,
             kms_key_id=resolve(self.kms_key_id),
             bucket_key=self.bucket_key,
+            check_etag=self.check_etag,
             **self._common(),
         )
 

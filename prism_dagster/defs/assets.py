@@ -9,6 +9,7 @@ import dagster as dg
 
 from prism_dagster.archive.archive import Archive
 from prism_dagster.archive.layout import ONE_HOUR
+from prism_dagster.archive.redaction import FieldPolicy
 from prism_dagster.archive.schema import COST_CURRENCY
 from prism_dagster.archive.window import ArchiveWindow, read_hour
 from prism_dagster.config import Integration, destination_identity
@@ -102,7 +103,7 @@ def build_archive_asset(
         )
         def archive(context: dg.AssetExecutionContext, log_source: LogSource) -> dg.Output:
             with reported_as_failure(), logged_to(context.log):
-                window = _archive_window(context, log_source)
+                window = _archive_window(context, log_source, integration.fields.policy())
             return dg.Output(
                 ArchiveOutput(
                     window,
@@ -145,12 +146,14 @@ def _previous_on(
     return previous
 
 
-def _archive_window(context: dg.AssetExecutionContext, log_source: LogSource) -> ArchiveWindow:
+def _archive_window(
+    context: dg.AssetExecutionContext, log_source: LogSource, policy: FieldPolicy
+) -> ArchiveWindow:
     """The run's hours, read one at a time as the IO manager writes them.
 
     A run of one hour reads it here, up front: its fingerprint is the run's data version.
     """
     window = context.partition_time_window
-    read = partial(read_hour, log_source)
+    read = partial(read_hour, log_source, policy=policy)
     first = read(window.start) if window.end - window.start == ONE_HOUR else None
     return ArchiveWindow(window.start, window.end, read, first)

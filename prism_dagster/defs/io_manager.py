@@ -149,5 +149,8 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
         archive = self.archive
         with reported_as_failure():
             frames = [archive.read_hour(h) for h in layout.hours_between(window.start, window.end)]
-        # Hours written under another fields policy hold other columns: nulls where absent.
-        return pl.concat([pl.DataFrame(schema=archive.schema()), *frames], how="diagonal")
+        # Hours written under another fields policy hold other columns: nulls where absent,
+        # and none the policy now excludes (the asset's column schema says which there are).
+        schema = archive.schema()
+        joined = pl.concat([pl.DataFrame(schema=schema), *frames], how="diagonal")
+        return joined.select(list(schema))

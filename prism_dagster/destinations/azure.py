@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr
 
-from prism_dagster.destinations.azure_codes import CODES, SCOPE_FIX
+from prism_dagster.destinations.azure_codes import CODES, CPK_FIX, SCOPE_FIX
 from prism_dagster.destinations.base import Destination, ObjectKind, ObjectSink
 from prism_dagster.destinations.parts import PartSink, streamed
 from prism_dagster.errors import DestinationError, FailureCause
@@ -180,6 +180,8 @@ class AzureDestination(Destination):
             cause, fix = CODES.get(code, (FailureCause.UNKNOWN, "See the error code."))
             if "EncryptionScope" in code:
                 cause, fix = FailureCause.KEY_DENIED, SCOPE_FIX
+            elif "CustomerSpecifiedEncryption" in code and cause is FailureCause.UNKNOWN:
+                cause, fix = FailureCause.KEY_DENIED, CPK_FIX
             if cause is FailureCause.KEY_DENIED:
                 action = f"{action} with {self._key_label()}"
             if cause is FailureCause.UNKNOWN and (
@@ -219,10 +221,18 @@ class AzureDestination(Destination):
         return isinstance(exc, ResourceExistsError)
 
     def get_object(self, key: str) -> bytes:
+        from azure.core.exceptions import HttpResponseError
+
         # decompress=False: the stored gzip bytes, even if stored with Content-Encoding gzip.
         def read() -> bytes:
-            blob = self.container_client().download_blob(key, decompress=False, **self._reading())
-            return blob.readall()
+            client = self.container_client()
+            try:
+                return client.download_blob(key, decompress=False, **self._reading()).readall()
+            except HttpResponseError as exc:
+                # Written before encryption_key was set (an older hour, a lease): no key then.
+                if getattr(exc, "error_code", None) != "BlobDoesNotUseCustomerSpecifiedEncryption":
+                    raise
+                return client.download_blob(key, decompress=False).readall()
 
         return self.run(f"reading {self.uri(key)}", read)
 
@@ -246,7 +256,7 @@ class AzureDestination(Destination):
         self.run(f"deleting {self.uri(key)}", delete)
 
     def _key_label(self) -> str:
-        # Names the scope, or the customer key by its SHA-256 as Azure does; never the key.
+        # Names the scope, or the customer key by its field name: never the key itself.
         if self.encryption_scope:
             return f"encryption scope {self.encryption_scope!r}"
         if self.encryption_key:

@@ -10,6 +10,10 @@ PERMISSIONS = (
     "('Storage Blob Data Contributor' as `prism-dagster permissions NAME` prints it, or a SAS "
     "with racwdl)."
 )
+CPK_FIX = (
+    "The blob was written with another customer-provided key: set encryption_key to the key "
+    "it was written with (blobs keep the key they were written with; rotate by rewriting)."
+)
 # Azure error codes -> (cause, what the operator should do).
 CODES: dict[str, tuple[FailureCause, str]] = {
     "ContainerNotFound": (FailureCause.MISSING_BUCKET, "Create the container or fix 'container'."),
@@ -25,9 +29,6 @@ CODES: dict[str, tuple[FailureCause, str]] = {
     "InternalError": (FailureCause.SERVER_ERROR, "The store failed on its side; try again later."),
     "Md5Mismatch": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
     "Crc64Mismatch": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
-    "BlobUsesCustomerSpecifiedEncryption": (
-        FailureCause.KEY_DENIED,
-        "The blob was written with a customer-provided key: set encryption_key to it.",
-    ),
+    "BlobUsesCustomerSpecifiedEncryption": (FailureCause.KEY_DENIED, CPK_FIX),
 }
 SCOPE_FIX = "Check encryption_scope: it must exist in the storage account and be enabled."

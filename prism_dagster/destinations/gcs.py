@@ -163,9 +163,18 @@ class GcsDestination(Destination):
         """An SDK exception as a DestinationError with a cause, a fix and whether to retry."""
         from google.api_core import exceptions as api
         from google.auth import exceptions as auth
+        from google.cloud.storage.exceptions import DataCorruption
 
-        if isinstance(exc, api.BadRequest) and _names_checksum(exc):
+        if isinstance(exc, DataCorruption) or (
+            isinstance(exc, api.BadRequest) and _names_checksum(exc)
+        ):
             return self.error(action, FailureCause.CHECKSUM_MISMATCH, _short(exc), CHECKSUM_FIX)
+        if self.kms_key_name and isinstance(exc, api.GoogleAPICallError) and _names_kms(exc):
+            fix = (
+                f"Check KMS key {self.kms_key_name!r}: it must exist, be enabled, be in the "
+                "bucket's location, and the project's GCS service agent must be able to use it."
+            )
+            return self.error(action, FailureCause.KEY_DENIED, _short(exc), fix)
         if isinstance(exc, api.NotFound) and not action.startswith("reading"):
             fix = "Create the bucket or fix 'bucket'."
             return self.error(action, FailureCause.MISSING_BUCKET, _short(exc), fix)
@@ -253,6 +262,11 @@ def _names_checksum(exc: Exception) -> bool:
     # from other bad requests, and that text names the checksum it refused.
     message = str(getattr(exc, "message", "") or exc)
     return "CRC32C" in message or "MD5" in message
+
+
+def _names_kms(exc: Exception) -> bool:
+    # A CMEK failure is a 400/403/404 like others; GCS's text names Cloud KMS when it is one.
+    return "kms" in str(getattr(exc, "message", "") or exc).lower()
 
 
 def _short(exc: Exception) -> str:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, ClassVar
@@ -14,6 +16,8 @@ from prism_dagster.destinations.integrity import CHECKSUM_FIX, md5_hex, sha256_b
 from prism_dagster.destinations.parts import PartSink, streamed
 from prism_dagster.destinations.s3_codes import CODES, KEY_FIX
 from prism_dagster.errors import DestinationError, FailureCause
+
+_MD5_SHAPE = re.compile(r"[0-9a-f]{32}")  # a multipart ETag ("…-N") is no MD5 of its bytes
 
 
 class _S3Sink(PartSink):
@@ -77,6 +81,9 @@ class S3Destination(Destination):
     sse: str | None = Field(default=None, description="Server-side encryption: AES256 or aws:kms.")
     kms_key_id: str | None = Field(default=None, description="KMS key for sse aws:kms.")
     bucket_key: bool = Field(default=True, description="S3 Bucket Key with sse aws:kms.")
+    check_etag: bool = Field(
+        default=True, description="Also check that a plain upload's ETag is its bytes' MD5."
+    )
     provider: ClassVar[str] = "s3"
     _client: Any = PrivateAttr(default=None)
     _key_checked: bool = PrivateAttr(default=False)
@@ -98,24 +105,41 @@ class S3Destination(Destination):
         """Refuse an upload whose ETag shows the store got other bytes than were sent.
 
         S3 verifies the SHA-256 we send; this second check uses the ETag, which is the MD5 of
-        what a plain or SSE-S3 upload received (with SSE-KMS it is not, so it is skipped).
-        Stores that ignore the checksum header (moto, some S3-compatibles) are caught here.
+        what a plain or SSE-S3 upload received. Stores that ignore the checksum header (moto,
+        some S3-compatibles) are caught here. Skipped where S3's ETag is no MD5: SSE-KMS or
+        DSSE-KMS (asked for, or the bucket's default, as the response says), SSE-C, S3 Express
+        directory buckets, and wherever ``check_etag`` is off.
         """
-        if self.sse == "aws:kms" or response.get("ETag", "").strip('"') == md5_hex(data):
+        etag = str(response.get("ETag", "")).strip('"')
+        if (
+            not self.check_etag
+            or str(response.get("ServerSideEncryption", "")).startswith("aws:kms")
+            or response.get("SSECustomerAlgorithm")
+            or self.bucket.endswith("--x-s3")
+            or not _MD5_SHAPE.fullmatch(etag)
+            or etag == md5_hex(data)
+        ):
             return
         if delete:  # a single PUT is already visible; it must not stay under its key
             self.client().delete_object(Bucket=self.bucket, Key=what)
         raise self.error(
             f"writing {self.uri(what)}",
             FailureCause.CHECKSUM_MISMATCH,
-            f"ETag {response.get('ETag')} is not the MD5 {md5_hex(data)} of the bytes sent",
+            f"ETag {etag} is not the MD5 {md5_hex(data)} of the bytes sent",
             CHECKSUM_FIX,
         )
 
     def check_key(self) -> None:
         """Ask KMS for a data key with ``kms_key_id``, as S3 will: a wrong or denied key fails
-        here, named, before any object is written (once per destination)."""
+        here, named, before any object is written (once per destination).
+
+        Skipped for an S3-compatible store (``endpoint_url``) unless a KMS endpoint is set
+        (``AWS_ENDPOINT_URL_KMS``): its keys are not AWS KMS keys.
+        """
         if self._key_checked or self.sse != "aws:kms" or not self.kms_key_id:
+            return
+        kms_endpoint = os.environ.get("AWS_ENDPOINT_URL_KMS") or os.environ.get("AWS_ENDPOINT_URL")
+        if self.s3.endpoint_url and not kms_endpoint:
             return
         kms = self._session().client("kms", region_name=self.s3.region_name, config=self._config())
         action = f"using KMS key {self.kms_key_id!r}"
@@ -124,8 +148,8 @@ class S3Destination(Destination):
                 action, lambda: kms.generate_data_key(KeyId=self.kms_key_id, KeySpec="AES_256")
             )
         except DestinationError as exc:
-            if exc.transient:
-                raise
+            if exc.cause not in (FailureCause.KEY_DENIED, FailureCause.ACCESS_DENIED):
+                raise  # credentials, network, throttling: not the key's fault
             # Missing, disabled or not ours to use: S3 would refuse every write the same way.
             raise self.error(action, FailureCause.KEY_DENIED, exc.detail, KEY_FIX) from None
         self._key_checked = True
@@ -144,8 +168,9 @@ class S3Destination(Destination):
                 config=self._config(),
             )
 
-        self._client = self.run("creating the S3 client", create)
-        self.check_key()
+        client = self.run("creating the S3 client", create)
+        self.check_key()  # before the client is kept: a failed check is tried again
+        self._client = client
         return self._client
 
     def _session(self) -> Any:
@@ -194,7 +219,8 @@ class S3Destination(Destination):
             status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
             cause, fix = CODES.get(code, (FailureCause.UNKNOWN, "See the error code."))
             if cause is FailureCause.KEY_DENIED:
-                action = f"{action} with KMS key {self.kms_key_id or 'aws/s3'!r}"
+                key = self.kms_key_id or ("aws/s3" if self.sse == "aws:kms" else None)
+                action += f" with KMS key {key!r}" if key else " with the bucket's default KMS key"
             if cause is FailureCause.UNKNOWN and status == 403:
                 cause, fix = CODES["AccessDenied"]
             if (
@@ -203,7 +229,8 @@ class S3Destination(Destination):
                 and not action.startswith("reading")
             ):
                 cause, fix = CODES["NoSuchBucket"]
-            transient = status >= 500 or status == 429 or code in ("SlowDown", "RequestTimeout")
+            transient = status >= 500 or status == 429 or cause is FailureCause.THROTTLED
+            transient = transient or code == "RequestTimeout"
             if transient and cause is FailureCause.UNKNOWN:
                 # 429 and 503 ask us to slow down; any other 5xx is the store failing.
                 cause, fix = CODES["SlowDown"] if status in (429, 503) else CODES["InternalError"]

@@ -34,6 +34,7 @@ CODES: dict[str, tuple[FailureCause, str]] = {
     "InvalidDigest": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
     "XAmzContentChecksumMismatch": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
     "XAmzContentSHA256Mismatch": (FailureCause.CHECKSUM_MISMATCH, CHECKSUM_FIX),
+    "ThrottlingException": (FailureCause.THROTTLED, "Lower the request rate, or try again later."),
     # KMS, from the preflight and from S3 writing with the key (S3 prefixes them "KMS.").
     "NotFoundException": (FailureCause.KEY_DENIED, KEY_FIX),
     "AccessDeniedException": (FailureCause.KEY_DENIED, KEY_FIX),
