@@ -40,6 +40,15 @@ H0 = hour("2026-03-31T23")
 PREFIX = "prism/production"
 
 
+def _destination(store: Store, **extra: Any) -> Any:
+    """The started destination of an integration ``prod`` writing to ``store``."""
+    config = {"name": "prod", "start": "2026-03-31T00", **store.integration(**extra)}
+    integration = parse_config(
+        {"source": {"kind": "spool", "path": "/x"}, "integrations": [config]}
+    ).integrations[0]
+    return live(integration.destination())
+
+
 @pytest.fixture(params=["s3", "azure", "gcs"])
 def proxied(
     request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch, moto, azurite, gcs
@@ -112,11 +121,7 @@ def test_a_flipped_part_of_a_multipart_upload_is_refused(
 ) -> None:
     store, proxy = proxied
     frame = incompressible_frame(20_000)  # about 7 MiB of gzip: two 5 MiB parts
-    cfg = {"name": "prod", "start": "2026-03-31T00", "part_size_mb": 5, **store.integration()}
-    integration = parse_config(
-        {"source": {"kind": "spool", "path": "/x"}, "integrations": [cfg]}
-    ).integrations[0]
-    dest = live(integration.destination())
+    dest = _destination(store, part_size_mb=5)
     proxy.corrupt_next(1, lambda method, path, size: size == 5 * 2**20)
     with pytest.raises(DestinationError) as caught:
         write_frame(dest, frame, lambda _: "big/batch.jsonl.gz", WriteSettings())
@@ -132,11 +137,7 @@ def test_the_whole_gcs_object_checksum_is_checked_after_a_resumable_upload(
     # GCS parts carry no checksum of their own: the whole object's goes with the last one.
     store, proxy = proxied
     frame = incompressible_frame(20_000)
-    cfg = {"name": "prod", "start": "2026-03-31T00", "part_size_mb": 5, **store.integration()}
-    integration = parse_config(
-        {"source": {"kind": "spool", "path": "/x"}, "integrations": [cfg]}
-    ).integrations[0]
-    dest = live(integration.destination())
+    dest = _destination(store, part_size_mb=5)
     proxy.corrupt_next(1, lambda method, path, size: method == "PUT" and size == 5 * 2**20)
     with pytest.raises(DestinationError) as caught:
         write_frame(dest, frame, lambda _: "big/batch.jsonl.gz", WriteSettings())
@@ -197,27 +198,13 @@ def test_a_bucket_with_object_lock_accepts_the_archive(spool: Path, locked_bucke
         assert head["ChecksumSHA256"] == base64.b64encode(bytes.fromhex(entry["sha256"])).decode()
         assert head["ObjectLockMode"] == "GOVERNANCE"
     # A multipart object too.
-    cfg = {"name": "prod", "start": "2026-03-31T00", "part_size_mb": 5}
-    integration = parse_config(
-        {
-            "source": {"kind": "spool", "path": "/x"},
-            "integrations": [{**cfg, **locked_bucket.integration()}],
-        }
-    ).integrations[0]
     frame = incompressible_frame(20_000)
-    write_frame(live(integration.destination()), frame, lambda _: "big/b.jsonl.gz", WriteSettings())
+    dest = _destination(locked_bucket, part_size_mb=5)
+    write_frame(dest, frame, lambda _: "big/b.jsonl.gz", WriteSettings())
     head = locked_bucket.client.head_object(
         Bucket=locked_bucket.name, Key="big/b.jsonl.gz", ChecksumMode="ENABLED"
     )
     assert head["ETag"].strip('"').endswith("-2") and head["ChecksumSHA256"]
-
-
-def _s3_destination(store: Store, **extra: Any) -> Any:
-    config = {"name": "prod", "start": "2026-03-31T00", **store.integration(**extra)}
-    integration = parse_config(
-        {"source": {"kind": "spool", "path": "/x"}, "integrations": [config]}
-    ).integrations[0]
-    return live(integration.destination())
 
 
 @pytest.mark.parametrize(
@@ -236,11 +223,11 @@ def test_the_etag_check_is_skipped_where_s3_etags_are_no_md5(
     store = S3Store(moto)
     for name, value in store.env.items():
         monkeypatch.setenv(name, value)
-    dest = _s3_destination(store, **extra)
+    dest = _destination(store, **extra)
     wrong = '"0123456789abcdef0123456789abcdef"'  # MD5-shaped, not the MD5 of b"data"
     dest.check_received({"ETag": wrong, **response}, b"data", "k")  # no error
     with pytest.raises(DestinationError) as caught:  # the same ETag, plain: refused
-        _s3_destination(store).check_received({"ETag": wrong}, b"data", "k")
+        _destination(store).check_received({"ETag": wrong}, b"data", "k")
     assert caught.value.cause is FailureCause.CHECKSUM_MISMATCH
 
 
@@ -250,11 +237,7 @@ def test_a_part_retried_after_a_failure_still_matches_its_checksums(
 ) -> None:
     store, proxy = proxied
     frame = incompressible_frame(20_000)
-    cfg = {"name": "prod", "start": "2026-03-31T00", "part_size_mb": 5, **store.integration()}
-    integration = parse_config(
-        {"source": {"kind": "spool", "path": "/x"}, "integrations": [cfg]}
-    ).integrations[0]
-    dest = live(integration.destination())
+    dest = _destination(store, part_size_mb=5)
     # The first part's PUT (S3 partNumber, GCS session upload_id) gets a 503, then is retried.
     proxy.ignore = lambda method, path: (
         not (method == "PUT" and ("partNumber=" in path or "upload_id=" in path))
