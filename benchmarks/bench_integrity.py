@@ -90,6 +90,9 @@ def main() -> None:
         settings = WriteSettings(fields=fields)
         seconds = _best(args.repeat, lambda: write(settings, f"redacted{n}"))  # noqa: B023
         print(f"{label:44s} {seconds:8.3f} s   {seconds / baseline:.3f}x")
+    # The baseline once more, last: how far the machine drifted over the run.
+    again = _best(args.repeat, lambda: write(plain, "plain"))
+    print(f"{'baseline again, last':44s} {again:8.3f} s   {again / baseline:.3f}x")
 
 
 if __name__ == "__main__":
