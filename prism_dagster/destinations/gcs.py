@@ -2,81 +2,22 @@
 
 from __future__ import annotations
 
-import base64
 import json
 from contextlib import AbstractContextManager, suppress
 from typing import Any, ClassVar
 
-import google_crc32c
 from pydantic import Field, PrivateAttr
 
 from prism_dagster.destinations.base import Destination, ObjectKind, ObjectSink
-from prism_dagster.destinations.integrity import CHECKSUM_FIX
-from prism_dagster.destinations.parts import PartSink, streamed
+from prism_dagster.destinations.gcs_sink import GcsSink
+from prism_dagster.destinations.integrity import CHECKSUM_FIX, b64
+from prism_dagster.destinations.parts import streamed
 from prism_dagster.errors import DestinationError, FailureCause
 
 _PERMISSIONS = (
     "Grant the service account the bindings `prism-dagster permissions NAME` prints "
     "(roles/storage.objectUser on the prefix, storage.objects.list on the bucket)."
 )
-_RESUMABLE_QUANTUM = 256 * 1024  # GCS resumable chunks are multiples of 256 KiB
-
-
-class _GcsSink(PartSink):
-    """Small objects: one upload request. Large ones: a resumable session, a part per PUT."""
-
-    def __init__(self, dest: GcsDestination, key: str, kind: ObjectKind) -> None:
-        part = dest.settings.part_size - dest.settings.part_size % _RESUMABLE_QUANTUM
-        super().__init__(part, lambda call: dest.run(f"writing {dest.uri(key)}", call))
-        self._dest, self._key = dest, key
-        self._content_type, self._encoding = dest.content_headers(kind)
-        self._session: str | None = None
-        self._sent = 0
-        self._crc32c = google_crc32c.Checksum()  # of every byte accepted so far
-
-    def _blob(self) -> Any:
-        blob = self._dest.blob(self._key)
-        blob.content_encoding = self._encoding
-        return blob
-
-    def _put_whole(self, data: bytes) -> None:
-        # retry=None: Destination.run retries; the write is idempotent (same key, same bytes).
-        # checksum: the CRC32C goes with the request and GCS refuses other bytes.
-        self._blob().upload_from_string(
-            data, content_type=self._content_type, checksum="crc32c", retry=None
-        )
-
-    def _upload_part(self, number: int, data: bytes) -> None:
-        if self._session is None:
-            self._session = self._blob().create_resumable_upload_session(
-                content_type=self._content_type, retry=None
-            )
-        self._send(data, final=False)
-
-    def _send(self, data: bytes, final: bool) -> None:
-        end = self._sent + len(data) - 1
-        total = str(self._sent + len(data)) if final else "*"
-        span = f"bytes {self._sent}-{end}/{total}" if data else f"bytes */{total}"
-        headers = {"Content-Range": span}
-        if final:  # the whole object's CRC32C: GCS checks it before the object appears
-            headers["x-goog-hash"] = f"crc32c={_b64(self._crc32c.digest())}"
-        http = self._dest.client()._http  # the client's authorised requests session
-        response = http.put(self._session, data=data, headers=headers)
-        if response.status_code not in ((200, 201) if final else (308,)):
-            from google.api_core import exceptions
-
-            raise exceptions.from_http_response(response)
-        self._sent += len(data)
-        self._crc32c.update(data)
-        if final:
-            self._dest.check_received(response.json(), self._crc32c.digest(), self._key)
-
-    def _complete(self) -> None:
-        self._send(b"", final=True)
-
-    def _abort(self) -> None:
-        if self._session is not None:
-            self._dest.client()._http.delete(self._session)
 
 
 class GcsDestination(Destination):
@@ -101,13 +42,13 @@ class GcsDestination(Destination):
         GCS checks the ``x-goog-hash`` sent with the last part itself; this catches stores
         that ignore it (the emulator) and removes what they published.
         """
-        if stored.get("crc32c") in (None, _b64(crc32c)):
+        if stored.get("crc32c") in (None, b64(crc32c)):
             return
         self.bucket_client().blob(key).delete(retry=None)
         raise self.error(
             f"writing {self.uri(key)}",
             FailureCause.CHECKSUM_MISMATCH,
-            f"stored CRC32C {stored.get('crc32c')} is not {_b64(crc32c)}, that of the bytes sent",
+            f"stored CRC32C {stored.get('crc32c')} is not {b64(crc32c)}, that of the bytes sent",
             CHECKSUM_FIX,
         )
 
@@ -208,7 +149,7 @@ class GcsDestination(Destination):
         return super().translate(exc, action)
 
     def open_object(self, key: str, kind: ObjectKind) -> AbstractContextManager[ObjectSink]:
-        return streamed(_GcsSink(self, key, kind))
+        return streamed(GcsSink(self, key, kind))
 
     def _put_if_absent(self, key: str, data: bytes) -> None:
         # Generation 0 means "no live object": GCS refuses with 412 if one exists.
@@ -251,10 +192,6 @@ class GcsDestination(Destination):
                     raise
 
         self.run(f"deleting {self.uri(key)}", delete)
-
-
-def _b64(digest: bytes) -> str:
-    return base64.b64encode(digest).decode()
 
 
 def _names_checksum(exc: Exception) -> bool:

@@ -24,3 +24,8 @@ def md5_hex(data: bytes) -> str:
 def md5_b64(data: bytes) -> str:
     """MD5 of ``data``, base64: ``Content-MD5`` and GCS's ``md5Hash``."""
     return base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode()
+
+
+def b64(digest: bytes) -> str:
+    """A digest in base64, as the stores' checksum headers carry it."""
+    return base64.b64encode(digest).decode()

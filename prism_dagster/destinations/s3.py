@@ -12,65 +12,13 @@ from dagster_aws.s3 import S3Resource
 from pydantic import Field, PrivateAttr
 
 from prism_dagster.destinations.base import Destination, ObjectKind, ObjectSink
-from prism_dagster.destinations.integrity import CHECKSUM_FIX, md5_hex, sha256_b64
-from prism_dagster.destinations.parts import PartSink, streamed
+from prism_dagster.destinations.integrity import CHECKSUM_FIX, md5_hex
+from prism_dagster.destinations.parts import streamed
 from prism_dagster.destinations.s3_codes import CODES, KEY_FIX
+from prism_dagster.destinations.s3_sink import S3Sink, checksum_args
 from prism_dagster.errors import DestinationError, FailureCause
 
 _MD5_SHAPE = re.compile(r"[0-9a-f]{32}")  # a multipart ETag ("…-N") is no MD5 of its bytes
-
-
-class _S3Sink(PartSink):
-    def __init__(self, dest: S3Destination, key: str, kind: ObjectKind) -> None:
-        super().__init__(
-            dest.settings.part_size, lambda call: dest.run(f"writing {dest.uri(key)}", call)
-        )
-        self._dest, self._client, self._bucket, self._key = dest, dest.client(), dest.bucket, key
-        content_type, encoding = dest.content_headers(kind)
-        self._extra: dict[str, Any] = {"ContentType": content_type, **dest.encryption()}
-        if encoding:
-            self._extra["ContentEncoding"] = encoding
-        self._upload_id: str | None = None
-        self._etags: list[dict[str, Any]] = []
-
-    def _put_whole(self, data: bytes) -> None:
-        sent = self._client.put_object(
-            Bucket=self._bucket, Key=self._key, Body=data, **_checksum(data), **self._extra
-        )
-        self._dest.check_received(sent, data, self._key, delete=True)
-
-    def _upload_part(self, number: int, data: bytes) -> None:
-        if self._upload_id is None:
-            created = self._client.create_multipart_upload(
-                Bucket=self._bucket, Key=self._key, ChecksumAlgorithm="SHA256", **self._extra
-            )
-            self._upload_id = created["UploadId"]
-        checksum = _checksum(data)
-        done = self._client.upload_part(
-            Bucket=self._bucket,
-            Key=self._key,
-            UploadId=self._upload_id,
-            PartNumber=number,
-            Body=data,
-            **checksum,
-        )
-        self._dest.check_received(done, data, f"{self._key} part {number}")
-        part = {"PartNumber": number, "ETag": done["ETag"]}
-        self._etags.append({**part, "ChecksumSHA256": checksum["ChecksumSHA256"]})
-
-    def _complete(self) -> None:
-        self._client.complete_multipart_upload(
-            Bucket=self._bucket,
-            Key=self._key,
-            UploadId=self._upload_id,
-            MultipartUpload={"Parts": self._etags},
-        )
-
-    def _abort(self) -> None:
-        if self._upload_id is not None:
-            self._client.abort_multipart_upload(
-                Bucket=self._bucket, Key=self._key, UploadId=self._upload_id
-            )
 
 
 class S3Destination(Destination):
@@ -244,7 +192,7 @@ class S3Destination(Destination):
         return super().translate(exc, action)
 
     def open_object(self, key: str, kind: ObjectKind) -> AbstractContextManager[ObjectSink]:
-        return streamed(_S3Sink(self, key, kind))
+        return streamed(S3Sink(self, key, kind))
 
     def _put_if_absent(self, key: str, data: bytes) -> None:
         sent = self.client().put_object(
@@ -253,7 +201,7 @@ class S3Destination(Destination):
             Body=data,
             ContentType="application/json",
             IfNoneMatch="*",
-            **_checksum(data),
+            **checksum_args(data),
             **self.encryption(),
         )
         self.check_received(sent, data, key, delete=True)
@@ -297,8 +245,3 @@ class S3Destination(Destination):
             f"deleting {self.uri(key)}",
             lambda: self.client().delete_object(Bucket=self.bucket, Key=key),
         )
-
-
-def _checksum(data: bytes) -> dict[str, str]:
-    # The algorithm header too: buckets with Object Lock require it (or Content-MD5).
-    return {"ChecksumAlgorithm": "SHA256", "ChecksumSHA256": sha256_b64(data)}
