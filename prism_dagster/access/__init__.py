@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from prism_dagster.access.azure import azure_permissions
-from prism_dagster.access.common import Placeholders, roots, shown
+from prism_dagster.access.common import Placeholders, roots
 from prism_dagster.access.gcs import gcs_permissions
 from prism_dagster.access.s3 import s3_permissions
+from prism_dagster.config.fields import shown
 from prism_dagster.config.integrations import (
     AzureIntegration,
     GcsIntegration,

@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 import shlex
 from typing import Any
-from urllib.parse import urlsplit
 
-from prism_dagster.access.common import Placeholders, roots, shown, unset_env
-from prism_dagster.config.fields import EnvRef
+from prism_dagster.access.common import Placeholders, roots, unset_env
+from prism_dagster.config.fields import EnvRef, shown
 from prism_dagster.config.integrations import AzureIntegration
+from prism_dagster.destinations.azure import account_name, blob_endpoint, connection_pairs
 
 ROLE = "Storage Blob Data Contributor"
 ROLE_ID = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
@@ -87,18 +87,9 @@ def _account(integration: AzureIntegration) -> str:
     """The storage account's name, from account_url or the connection string's AccountName."""
     unknown = "<storage-account>"
     if integration.account_url is not None:
-        url = shown(integration.account_url) or ""
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        if not host:
-            return unknown
-        if host == "localhost" or host.replace(".", "").isdigit():  # emulators: path style
-            return parts.path.strip("/").split("/")[0] or unknown
-        return host.split(".")[0]
+        return account_name(shown(integration.account_url) or "") or unknown
     secret = integration.connection_string
     text = os.environ.get(secret.name, "") if isinstance(secret, EnvRef) else ""
-    pairs = dict(p.split("=", 1) for p in text.split(";") if "=" in p)
-    if pairs.get("AccountName"):
-        return pairs["AccountName"]
-    host = urlsplit(pairs.get("BlobEndpoint", "")).hostname or ""
-    return host.split(".")[0] if host and not host.replace(".", "").isdigit() else unknown
+    if not text:
+        return unknown
+    return connection_pairs(text).get("AccountName") or account_name(blob_endpoint(text)) or unknown

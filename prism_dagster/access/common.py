@@ -1,4 +1,4 @@
-"""What every provider's permissions share: shown values, the key roots, placeholders."""
+"""What every provider's permissions share: the key roots, placeholders, unset variables."""
 
 from __future__ import annotations
 
@@ -17,13 +17,6 @@ class Placeholders:
     subscription: str = "<subscription-id>"
     resource_group: str = "<resource-group>"
     project_number: str = "<project-number>"
-
-
-def shown(value: str | EnvRef | None) -> str | None:
-    """A field as it will be at run time: an ``{env: NAME}``'s value if set, else ``${NAME}``."""
-    if isinstance(value, EnvRef):
-        return os.environ.get(value.name) or f"${{{value.name}}}"
-    return value
 
 
 def unset_env(*values: str | EnvRef | None) -> list[str]:

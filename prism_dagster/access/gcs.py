@@ -11,7 +11,8 @@ from __future__ import annotations
 import shlex
 from typing import Any
 
-from prism_dagster.access.common import Placeholders, roots, shown, unset_env
+from prism_dagster.access.common import Placeholders, roots, unset_env
+from prism_dagster.config.fields import shown
 from prism_dagster.config.integrations import GcsIntegration
 
 OBJECT_ROLE = "roles/storage.objectUser"

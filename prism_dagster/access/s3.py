@@ -13,7 +13,8 @@ import json
 import shlex
 from typing import Any
 
-from prism_dagster.access.common import Placeholders, roots, shown, unset_env
+from prism_dagster.access.common import Placeholders, roots, unset_env
+from prism_dagster.config.fields import shown
 from prism_dagster.config.integrations import S3Integration
 
 OBJECT_ACTIONS = ["s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]

@@ -20,7 +20,7 @@ from prism_dagster.archive.redaction import FieldPolicy
 from prism_dagster.archive.schema import REJECT_SCHEMA
 from prism_dagster.errors import BadRecordsError
 from prism_dagster.names import hour_text
-from prism_dagster.sources.base import UPDATED_AT, LogSource, SourceBatch, fingerprint
+from prism_dagster.sources.base import LogSource, PieceTally
 
 log = logging.getLogger(__name__)
 _SHOWN_REJECTS = 5
@@ -46,19 +46,13 @@ def read_hour(source: LogSource, hour: datetime, policy: FieldPolicy | None = No
     """
     end = hour + layout.ONE_HOUR
     spill = RecordSpill(source.hour_memory_mb << 20)
-    rejects, rows, newest, ignored, unreadable = [SourceBatch.empty_rejects()], 0, None, [], []
+    tally = PieceTally()
     try:
         for piece in source.read_pieces(hour, end):
-            rejects.append(piece.rejects)
-            ignored += [p for p in piece.ignored if p not in ignored]
-            unreadable += piece.unreadable
-            rows += piece.rows.height
-            if UPDATED_AT in piece.rows.columns and piece.rows.height:
-                latest = piece.rows.get_column(UPDATED_AT).max()
-                newest = latest if newest is None or (latest and latest > newest) else newest
+            tally.add(piece)
             if piece.rows.height:
                 spill.add(shape(piece.rows))
-        rejected = pl.concat(rejects)
+        rejected = tally.rejected()
         if rejected.height and source.bad_records == "fail":
             if policy is not None:
                 rejected = policy.apply_rejects(rejected)
@@ -86,9 +80,9 @@ def read_hour(source: LogSource, hour: datetime, policy: FieldPolicy | None = No
         hour,
         records,
         rejected.select(*REJECT_SCHEMA),
-        fingerprint(rows, rejected.height, newest),  # type: ignore[arg-type]
-        ignored=tuple(ignored),
-        unreadable=tuple(unreadable),
+        tally.fingerprint(),
+        ignored=tuple(tally.ignored),
+        unreadable=tuple(tally.unreadable),
     )
 
 

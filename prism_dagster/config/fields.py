@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -84,6 +85,16 @@ SECRET_FIELDS = frozenset(
         "encryption_key",
     }
 )
+
+
+def shown(value: Value | None) -> str | None:
+    """A value as it will be at run time: an ``{env: NAME}``'s value if set, else ``${NAME}``.
+
+    For what the command line prints and for comparing destinations, never for secrets.
+    """
+    if isinstance(value, EnvRef):
+        return os.environ.get(value.name) or f"${{{value.name}}}"
+    return value
 
 
 def resolve(value: Value | None) -> Any:

@@ -20,6 +20,7 @@ from prism_dagster.config.fields import (
     _with_env_refs,
     parse_hour,
     resolve,
+    shown,
 )
 from prism_dagster.config.redaction import FieldsConfig
 from prism_dagster.destinations.base import Destination
@@ -264,10 +265,7 @@ PROVIDERS: tuple[str, ...] = ("local", "s3", "azure", "gcs")
 
 
 def _plain(value: Value | None) -> str:
-    """A value as it will be at run time: an env var's value when it is set, else its name."""
-    if isinstance(value, EnvRef):
-        return os.environ.get(value.name, f"${{{value.name}}}")
-    return "" if value is None else str(value)
+    return shown(value) or ""
 
 
 def _endpoint(url: str, default: str) -> str:
@@ -298,14 +296,9 @@ def destination_identity(integration: Integration) -> tuple[str, ...]:
         endpoint = _endpoint(_plain(integration.endpoint_url), "https://storage.googleapis.com")
         return ("gcs", endpoint, _plain(integration.bucket), prefix)
     if integration.connection_string is not None:
-        pairs = dict(
-            part.split("=", 1)
-            for part in _plain(integration.connection_string).split(";")
-            if "=" in part
-        )
-        account = pairs.get("BlobEndpoint") or (
-            f"https://{pairs.get('AccountName', '')}.blob.core.windows.net"
-        )
+        from prism_dagster.destinations.azure import blob_endpoint
+
+        account = blob_endpoint(_plain(integration.connection_string))
     else:
         account = _plain(integration.account_url)
     return ("azure", _endpoint(account, ""), _plain(integration.container), prefix)

@@ -33,9 +33,15 @@ class AzureDestination(Destination):
     )
     provider: ClassVar[str] = "azure"
     _client: Any = PrivateAttr(default=None)
+    _encryption: dict[str, Any] | None = PrivateAttr(default=None)
 
     def encryption(self) -> dict[str, Any]:
         """The encryption arguments of every write (and, for a customer key, every read)."""
+        if self._encryption is None:  # the key is checked and hashed once, not per object
+            self._encryption = self._encryption_args()
+        return self._encryption
+
+    def _encryption_args(self) -> dict[str, Any]:
         if self.encryption_scope:
             return {"encryption_scope": self.encryption_scope}
         if not self.encryption_key:
@@ -57,7 +63,8 @@ class AzureDestination(Destination):
         return {"cpk": CustomerProvidedEncryptionKey(self.encryption_key, digest)}
 
     def _reading(self) -> dict[str, Any]:
-        return {"cpk": self.encryption()["cpk"]} if self.encryption_key else {}
+        cpk = self.encryption().get("cpk")
+        return {"cpk": cpk} if cpk else {}
 
     def container_client(self) -> Any:
         """The container client; the SDK's own retries are off (``Destination.run`` retries)."""
@@ -100,7 +107,7 @@ class AzureDestination(Destination):
     def _credential(self) -> Any:
         if self.account_key:
             return {
-                "account_name": _account_name(self.account_url or ""),
+                "account_name": account_name(self.account_url or ""),
                 "account_key": self.account_key,
             }
         if self.sas_token:
@@ -114,7 +121,7 @@ class AzureDestination(Destination):
 
     def uri(self, key: str) -> str:
         # Never the client's URL: with a SAS it carries the signature in its query string.
-        base = self.account_url or _endpoint_from(self.connection_string or "")
+        base = self.account_url or blob_endpoint(self.connection_string or "")
         parts = urlsplit(base)
         return f"{parts.scheme}://{parts.netloc}{parts.path.rstrip('/')}/{self.container}/{key}"
 
@@ -222,8 +229,11 @@ class AzureDestination(Destination):
         return "the account's encryption"
 
 
-def _account_name(account_url: str) -> str:
-    # https://ACCOUNT.blob.core.windows.net, or http://127.0.0.1:10000/ACCOUNT (emulators).
+def account_name(account_url: str) -> str:
+    """The storage account of a blob endpoint ("" if it names none).
+
+    https://ACCOUNT.blob.core.windows.net, or http://127.0.0.1:10000/ACCOUNT (emulators).
+    """
     parts = urlsplit(account_url)
     host = parts.hostname or ""
     if host == "localhost" or host.replace(".", "").isdigit():
@@ -231,8 +241,14 @@ def _account_name(account_url: str) -> str:
     return host.split(".")[0]
 
 
-def _endpoint_from(connection_string: str) -> str:
-    parts = dict(p.split("=", 1) for p in connection_string.split(";") if "=" in p)
+def connection_pairs(connection_string: str) -> dict[str, str]:
+    """A connection string's ``Name=value`` pairs."""
+    return dict(p.split("=", 1) for p in connection_string.split(";") if "=" in p)
+
+
+def blob_endpoint(connection_string: str) -> str:
+    """The blob endpoint a connection string names: its BlobEndpoint, else the account's."""
+    parts = connection_pairs(connection_string)
     if "BlobEndpoint" in parts:
         return parts["BlobEndpoint"]
     account = parts.get("AccountName", "ACCOUNT")

@@ -35,6 +35,7 @@ class S3Destination(Destination):
     provider: ClassVar[str] = "s3"
     _client: Any = PrivateAttr(default=None)
     _key_checked: bool = PrivateAttr(default=False)
+    _session_made: Any = PrivateAttr(default=None)
 
     def encryption(self) -> dict[str, Any]:
         """The server-side encryption arguments of every object write."""
@@ -122,16 +123,19 @@ class S3Destination(Destination):
         return self._client
 
     def _session(self) -> Any:
-        import boto3
+        """One boto3 session for S3 and KMS: keyless credentials are fetched once, not twice."""
+        if self._session_made is None:
+            import boto3
 
-        s3 = self.s3
-        # Without keys: the standard chain (env, web identity as IRSA uses, profile, role).
-        return boto3.session.Session(
-            profile_name=s3.profile_name,
-            aws_access_key_id=s3.aws_access_key_id,
-            aws_secret_access_key=s3.aws_secret_access_key,
-            aws_session_token=s3.aws_session_token,
-        )
+            s3 = self.s3
+            # Without keys: the standard chain (env, web identity as IRSA uses, profile, role).
+            self._session_made = boto3.session.Session(
+                profile_name=s3.profile_name,
+                aws_access_key_id=s3.aws_access_key_id,
+                aws_secret_access_key=s3.aws_secret_access_key,
+                aws_session_token=s3.aws_session_token,
+            )
+        return self._session_made
 
     def _config(self) -> Any:
         from botocore.config import Config

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
 
@@ -46,20 +46,19 @@ class SourceBatch:
     @staticmethod
     def combine(pieces: Iterable[SourceBatch]) -> SourceBatch:
         """The pieces of one window (``LogSource.read_pieces``) as one batch."""
-        rows, rejects, ignored, unreadable = [], [SourceBatch.empty_rejects()], [], []
+        tally, rows = PieceTally(), []
         for piece in pieces:
+            tally.add(piece)
             rows.append(piece.rows)
-            rejects.append(piece.rejects)
-            ignored += [p for p in piece.ignored if p not in ignored]
-            unreadable += piece.unreadable
         return SourceBatch(
             rows=pl.concat(rows, how="vertical_relaxed") if rows else pl.DataFrame(),
-            rejects=pl.concat(rejects),
-            ignored=tuple(ignored),
-            unreadable=tuple(unreadable),
+            rejects=tally.rejected(),
+            ignored=tuple(tally.ignored),
+            unreadable=tuple(tally.unreadable),
         )
 
 
+#: Optional column a source may add to its rows: the store's last-modified time of each row.
 #: Optional column a source may add to its rows: the store's last-modified time of each row.
 UPDATED_AT = "_source_updated_at"
 
@@ -71,6 +70,37 @@ def fingerprint(rows: int, rejects: int, newest: datetime | None) -> str:
 
 
 EMPTY_FINGERPRINT = fingerprint(0, 0, None)
+
+
+@dataclass
+class PieceTally:
+    """What the pieces of one window add up to besides their rows: its rejects, the paths
+    ignored or unreadable, and the counts its fingerprint is made of."""
+
+    rows: int = 0
+    newest: datetime | None = None
+    rejects: list[pl.DataFrame] = field(default_factory=lambda: [SourceBatch.empty_rejects()])
+    ignored: list[str] = field(default_factory=list)
+    unreadable: list[str] = field(default_factory=list)
+
+    def add(self, piece: SourceBatch) -> None:
+        """Count one piece in (its rows are the caller's to keep or let go)."""
+        self.rejects.append(piece.rejects)
+        self.ignored += [p for p in piece.ignored if p not in self.ignored]
+        self.unreadable += piece.unreadable
+        self.rows += piece.rows.height
+        if UPDATED_AT in piece.rows.columns and piece.rows.height:
+            latest = piece.rows.get_column(UPDATED_AT).max()
+            if latest is not None and (self.newest is None or latest > self.newest):
+                self.newest = latest  # type: ignore[assignment]
+
+    def rejected(self) -> pl.DataFrame:
+        """Every piece's rejects, as one frame."""
+        return pl.concat(self.rejects)
+
+    def fingerprint(self) -> str:
+        """The window's fingerprint, as ``batch_fingerprints`` gives it for one hour."""
+        return fingerprint(self.rows, sum(r.height for r in self.rejects), self.newest)
 
 
 def fingerprint_change(before: str, after: str) -> str:
