@@ -158,7 +158,16 @@ def _dead_endpoint() -> str:
 
 @pytest.mark.parametrize(
     "case",
-    ["wrong_secret", "missing_bucket", "unreachable", "throttled", "bad_source", "unknown"],
+    [
+        "wrong_secret",
+        "missing_bucket",
+        "unreachable",
+        "throttled",
+        "bad_source",
+        "unknown",
+        "kms_key",
+        "corrupted",
+    ],
 )
 def test_each_failure_cause_is_classified(
     case, spool, tmp_path, moto, s3_auth, monkeypatch
@@ -178,7 +187,10 @@ def test_each_failure_cause_is_classified(
         "throttled": "throttled",
         "bad_source": "bad source data",
         "unknown": "unknown",
+        "kms_key": "authentication/permission",
+        "corrupted": "checksum mismatch",
     }[case]
+    missing_key = "arn:aws:kms:us-east-1:123456789012:key/00000000-0000-4000-8000-000000000000"
     secret = "testing-secret"
     with faulty_proxy(moto.endpoint_url, fail_first=1000, body=S3_SLOW_DOWN) as proxy:
         if case == "wrong_secret":
@@ -195,6 +207,13 @@ def test_each_failure_cause_is_classified(
             integration["endpoint_url"] = proxy.url
         elif case == "bad_source":
             source["bad_records"] = "fail"
+        elif case == "kms_key":
+            monkeypatch.setenv("AWS_ENDPOINT_URL_KMS", moto.endpoint_url)
+            integration |= {"sse": "aws:kms", "kms_key_id": missing_key}
+        elif case == "corrupted":  # a byte flipped on the way to the store
+            proxy.fail_next(0)
+            proxy.corrupt_next(1, lambda method, path, size: size > 1000)
+            integration["endpoint_url"] = proxy.url
         else:
             blocker = tmp_path / "not-a-folder"
             blocker.write_text("a file where the archive folder should be")
@@ -208,6 +227,8 @@ def test_each_failure_cause_is_classified(
             state = daemon.store.get("prod")
     assert state.status is Status.ERROR
     assert state.error_cause == expected, state.last_error
+    if case == "kms_key":
+        assert repr(missing_key) in state.last_error
     assert secret not in state.last_error
     # Operator words first: never a Python class name such as "prism_dagster.errors.X: ".
     assert not re.match(r"^[\w.]*(Error|Exception|Failure)\b", state.last_error), state.last_error
