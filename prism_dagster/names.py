@@ -8,7 +8,7 @@ the one place that spells them, so no other module reaches into Dagster's intern
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import dagster as dg
 
@@ -33,69 +33,137 @@ CAUSE_METADATA_KEY = "prism/cause"
 #: Each hour's materialization metadata: what the source held when the hour was read.
 SOURCE_FINGERPRINT_KEY = "source_fingerprint"
 
-GATEWAY_LOGS_KEY = dg.AssetKey(["prism", "gateway_request_logs"])
 SOURCE_GROUP = "prism_source"
 ARCHIVE_GROUP = "prism_archive"
 ANALYTICS_GROUP = "prism_analytics"
 
-SOURCE_RESOURCE_KEY = "log_source"
-STATUS_RESOURCE_KEY = "prism_status_store"
-STATUS_SENSOR = "prism_status"
 #: The asset check that is red while an integration is in Error (catalog and asset health).
 STATUS_CHECK = "integration_status"
 #: The asset check that writes, reads, lists and deletes a probe object (Validate & Continue).
 DESTINATION_CHECK = "destination_writable"
 #: The per-hour check proving each archived hour (manifest, objects, totals, source).
 ARCHIVE_COMPLETE_CHECK = "archive_complete"
-LATE_ROWS_SENSOR = "prism_late_rows"
-ERROR_RETRY_SENSOR = "prism_error_retry"
 #: The Dagster pool every archive asset declares unless prism.yaml's ``pools.source`` names
-#: another: one pool per gateway database, shared by all integrations (and code locations)
-#: reading it.
+#: another (a named pool is taken as written, so several instances can share it on purpose).
 SOURCE_POOL = "prism_gateway"
 
 #: What ``dg.define_asset_job`` returns; its class is not part of Dagster's public API.
 AssetJob = Any
 
+# Several instances of the plugin (two gateways, two teams' archives) can live in one Dagster
+# project: each has a namespace ("" for the standalone location), and every name below that
+# Dagster or the status store keeps is built in it, so two instances never collide.
 
-def archive_key(integration: str) -> dg.AssetKey:
+
+class Named(Protocol):
+    """What names an integration: its instance's namespace and its own name."""
+
+    @property
+    def namespace(self) -> str: ...
+
+    @property
+    def name(self) -> str: ...
+
+
+def scoped(namespace: str, name: str) -> str:
+    """A Dagster object name in a namespace: ``team_a__prism_status`` (``name`` if none)."""
+    return f"{namespace}__{name}" if namespace else name
+
+
+def _asset_key(namespace: str, *parts: str) -> dg.AssetKey:
+    # Dagster's convention for a namespace is a key prefix.
+    return dg.AssetKey([namespace, *parts] if namespace else list(parts))
+
+
+#: An integration, or its bare name (an integration of the standalone location, namespace "").
+Ref = Named | str
+
+
+def _split(integration: Ref) -> tuple[str, str]:
+    if isinstance(integration, str):
+        return "", integration
+    return integration.namespace, integration.name
+
+
+def integration_key(integration: Ref) -> str:
+    """An integration's identity in the Dagster instance: run tags and the status store."""
+    return scoped(*_split(integration))
+
+
+def gateway_logs_key(namespace: str) -> dg.AssetKey:
+    """Asset key of the gateway's request logs (the source), e.g. ``prism/gateway_request_logs``."""
+    return _asset_key(namespace, "prism", "gateway_request_logs")
+
+
+def archive_key(integration: Ref) -> dg.AssetKey:
     """Asset key of an integration's archive, e.g. ``prism/archive/production``."""
-    return dg.AssetKey(["prism", "archive", integration])
+    namespace, name = _split(integration)
+    return _asset_key(namespace, "prism", "archive", name)
 
 
-def usage_key(integration: str) -> dg.AssetKey:
+def usage_key(integration: Ref) -> dg.AssetKey:
     """Asset key of an integration's daily usage rollup, e.g. ``prism/usage_daily/production``."""
-    return dg.AssetKey(["prism", "usage_daily", integration])
+    namespace, name = _split(integration)
+    return _asset_key(namespace, "prism", "usage_daily", name)
 
 
-def usage_job_name(integration: str) -> str:
+def usage_job_name(integration: Ref) -> str:
     """Name of the job that builds one integration's daily usage rollup."""
-    return f"usage_daily_{integration}"
+    namespace, name = _split(integration)
+    return scoped(namespace, f"usage_daily_{name}")
 
 
-def archive_job_name(integration: str) -> str:
+def archive_job_name(integration: Ref) -> str:
     """Name of the job that archives one integration."""
-    return f"archive_{integration}"
+    namespace, name = _split(integration)
+    return scoped(namespace, f"archive_{name}")
 
 
-def schedule_name(integration: str) -> str:
+def schedule_name(integration: Ref) -> str:
     """Name of an integration's catch-up schedule."""
-    return f"archive_{integration}_schedule"
+    namespace, name = _split(integration)
+    return scoped(namespace, f"archive_{name}_schedule")
 
 
-def io_manager_key(integration: str) -> str:
+def io_manager_key(integration: Ref) -> str:
     """Resource key of an integration's archive IO manager."""
-    return f"archive_io_{integration}"
+    namespace, name = _split(integration)
+    return scoped(namespace, f"archive_io_{name}")
 
 
-def destination_pool(integration: str) -> str:
+def destination_pool(integration: Ref) -> str:
     """The Dagster pool of an integration's destination (its probe and read-back checks)."""
-    return f"prism_destination_{integration}"
+    namespace, name = _split(integration)
+    return scoped(namespace, f"prism_destination_{name}")
 
 
-def destination_key(integration: str) -> str:
+def destination_key(integration: Ref) -> str:
     """Resource key of an integration's destination."""
-    return f"destination_{integration}"
+    namespace, name = _split(integration)
+    return scoped(namespace, f"destination_{name}")
+
+
+def source_resource_key(namespace: str) -> str:
+    """Resource key of the log source."""
+    return scoped(namespace, "log_source")
+
+
+def status_resource_key(namespace: str) -> str:
+    """Resource key of the status store."""
+    return scoped(namespace, "prism_status_store")
+
+
+def sensor_name(namespace: str, sensor: str) -> str:
+    """Name of one of an instance's sensors (``STATUS_SENSOR``, ``LATE_ROWS_SENSOR``, …)."""
+    return scoped(namespace, sensor)
+
+
+STATUS_SENSOR = "prism_status"
+LATE_ROWS_SENSOR = "prism_late_rows"
+ERROR_RETRY_SENSOR = "prism_error_retry"
+RUN_STARTED_SENSOR = "prism_run_started"
+RUN_SUCCEEDED_SENSOR = "prism_run_succeeded"
+RUN_FAILED_SENSOR = "prism_run_failed"
 
 
 def hourly_partitions(first_hour: datetime) -> dg.HourlyPartitionsDefinition:

@@ -20,11 +20,18 @@ import yaml
 from prism_dagster.archive.schema import RECORD_COLUMNS
 from prism_dagster.config import parse_config
 from prism_dagster.definitions import build_definitions
-from prism_dagster.defs.assets import GATEWAY_LOGS, build_archive_asset
+from prism_dagster.defs.assets import build_archive_asset
 from prism_dagster.defs.reconcile import build_archive_complete_check
 from prism_dagster.defs.resources import build_resources
 from prism_dagster.names import PARTITION_KEY_FORMAT as HOUR_KEY
-from prism_dagster.names import SOURCE_RESOURCE_KEY, archive_job_name, archive_key, destination_key
+from prism_dagster.names import (
+    SOURCE_POOL,
+    archive_job_name,
+    archive_key,
+    destination_key,
+    gateway_logs_key,
+    source_resource_key,
+)
 from prism_dagster.sources.base import SourceBatch
 from prism_dagster.sources.simulate import simulate
 from prism_dagster.sources.spool import SpoolSource
@@ -232,6 +239,7 @@ def test_downstream_assets_can_load_an_archived_hour(spool: Path, archive_root: 
         config.integrations[0],
         config.integrations[0].destination(),
         config.catch_up.max_hours_per_run,
+        SOURCE_POOL,
     )
 
     @dg.asset(
@@ -277,7 +285,7 @@ def test_definitions_module_loads_from_prism_config(
         cwd=tmp_path,
         check=True,
     ).stdout.splitlines()
-    keys = ["prism/archive/prod", "prism/usage_daily/prod", GATEWAY_LOGS.key.to_user_string()]
+    keys = ["prism/archive/prod", "prism/usage_daily/prod", gateway_logs_key("").to_user_string()]
     assert out[0] == str(sorted(keys))
     assert out[1] == "['prism/gateway_request_logs']"
     assert out[2] == "2026-03-31-00:00"
@@ -348,7 +356,7 @@ def test_the_assets_carry_column_schema_lineage_tags_and_owners(
     schema = prod.metadata["dagster/column_schema"]
     assert tuple(c.name for c in schema.columns) == RECORD_COLUMNS
     assert all(c.description for c in schema.columns)
-    gateway = specs[GATEWAY_LOGS.key].metadata["dagster/column_schema"]
+    gateway = specs[gateway_logs_key("")].metadata["dagster/column_schema"]
     assert {c.name for c in gateway.columns} >= {"started_at", "created_at", "cost"}
     assert prod.owners == ["team:data-platform"] and cloud.owners == []
     assert prod.tags["prism/provider"] == "local" and "prism/destination" not in prod.tags
@@ -356,7 +364,7 @@ def test_the_assets_carry_column_schema_lineage_tags_and_owners(
     lineage = event.metadata["dagster/column_lineage"].value.deps_by_column
     assert {d.column_name for d in lineage["timestamp"]} == {"started_at", "created_at"}
     assert [d.column_name for d in lineage["cost"]] == ["cost"] and lineage["event_type"] == []
-    assert all(d.asset_key == GATEWAY_LOGS.key for deps in lineage.values() for d in deps)
+    assert all(d.asset_key == gateway_logs_key("") for deps in lineage.values() for d in deps)
 
 
 _READS: list[tuple[str, list[str]]] = []
@@ -380,8 +388,8 @@ def test_a_run_writes_each_hour_before_it_reads_the_next_and_reads_it_once(
     config = parse_config(_config(spool, archive_root))
     integration = config.integrations[0]
     resources = build_resources(config)
-    resources[SOURCE_RESOURCE_KEY] = _WatchedSpool(path=str(spool), archive=str(archive_root))
-    asset = build_archive_asset(integration, resources[destination_key("prod")], 24)
+    resources[source_resource_key("")] = _WatchedSpool(path=str(spool), archive=str(archive_root))
+    asset = build_archive_asset(integration, resources[destination_key("prod")], 24, SOURCE_POOL)
     check = build_archive_complete_check(integration, 24)  # as the archive job runs it
     _READS.clear()
     with dg.instance_for_test() as instance:

@@ -11,9 +11,15 @@ import dagster as dg
 import polars as pl
 
 from prism_dagster.archive import layout
-from prism_dagster.config import PrismConfig, SpoolSourceConfig, load_config, secret_env_values
+from prism_dagster.build import build_definitions
+from prism_dagster.config import (
+    Integration,
+    PrismConfig,
+    SpoolSourceConfig,
+    load_config,
+    secret_env_values,
+)
 from prism_dagster.config.defaults import PRISM_DIR, default_yaml, demo_window
-from prism_dagster.definitions import build_definitions
 from prism_dagster.defs.resources import live, live_archive, status_resource
 from prism_dagster.errors import ConfigError
 from prism_dagster.lifecycle.run_outcome import record_outcome
@@ -74,7 +80,6 @@ def archive_window(
     defs = build_definitions(config)
     # In-process runs reach no run-status sensor: record their outcome as the sensors would.
     store = live(status_resource(config)).store()
-    names = [integration.name for integration in config.integrations]
     summaries = []
     for integration in config.integrations:
         first = max(start, integration.start)
@@ -85,26 +90,26 @@ def archive_window(
             PARTITION_RANGE_START_TAG: partition_key(first),
             PARTITION_RANGE_END_TAG: partition_key(last),
         }
-        job = defs.resolve_job_def(archive_job_name(integration.name))
+        job = defs.resolve_job_def(archive_job_name(integration))
         result = job.execute_in_process(run_config=_QUIET, instance=instance, tags=tags)
         run = instance.get_run_by_id(result.run_id)
         if run is not None:
-            record_outcome(store, instance, run, names, secret_env_values(config))
-        usage = daily_usage(defs, integration.name, first, instance)
+            record_outcome(store, instance, run, [integration], secret_env_values(config))
+        usage = daily_usage(defs, integration, first, instance)
         summaries.append(summarize(config, integration.name, first, end, usage))
     return summaries
 
 
 def daily_usage(
-    defs: dg.Definitions, name: str, first: datetime, instance: dg.DagsterInstance
+    defs: dg.Definitions, integration: Integration, first: datetime, instance: dg.DagsterInstance
 ) -> tuple[str, pl.DataFrame] | None:
     """Build the rollup of ``first``'s UTC day, once that day has ended (else None)."""
     day = first.strftime("%Y-%m-%d")
-    job = defs.resolve_job_def(usage_job_name(name))
+    job = defs.resolve_job_def(usage_job_name(integration))
     if day not in job.partitions_def.get_partition_keys(dynamic_partitions_store=instance):
         return None
     result = job.execute_in_process(run_config=_QUIET, instance=instance, partition_key=day)
-    return day, result.output_for_node(usage_key(name).to_python_identifier())
+    return day, result.output_for_node(usage_key(integration).to_python_identifier())
 
 
 def summarize(

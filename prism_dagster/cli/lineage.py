@@ -11,13 +11,15 @@ from prism_dagster.config import PrismConfig, find_integration, parse_hour
 from prism_dagster.defs.resources import live, live_archive
 from prism_dagster.errors import PrismError
 from prism_dagster.lifecycle.lineage import HourLineage, hour_lineage
+from prism_dagster.names import archive_key
 from prism_dagster.sources.base import fingerprint_change
 
 
 def lineage(config: PrismConfig, name: str, hour_text: str) -> HourLineage:
     """The chain for integration ``name`` and UTC hour ``hour_text`` (e.g. 2026-03-31T14)."""
     hour = parse_hour(hour_text)
-    archive = live_archive(find_integration(config, name))
+    integration = find_integration(config, name)
+    archive = live_archive(integration)
     try:
         now = live(config.source.log_source()).fingerprints(hour, hour + layout.ONE_HOUR)
     except PrismError:
@@ -25,7 +27,9 @@ def lineage(config: PrismConfig, name: str, hour_text: str) -> HourLineage:
     # Complete means what the reconciliation check proves: every object there, matching.
     report = verify_hour(archive, hour, now.get(hour))
     problems = [f.message for f in report.findings if f.severity is Severity.ERROR]
-    return hour_lineage(dagster_instance(PRISM_DIR), archive, hour, now.get(hour), problems)
+    instance = dagster_instance(PRISM_DIR)
+    asset = archive_key(integration)
+    return hour_lineage(instance, archive, asset, hour, now.get(hour), problems)
 
 
 def render(chain: HourLineage, as_json: bool) -> str:

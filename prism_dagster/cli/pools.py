@@ -19,7 +19,7 @@ def commands(config_path: Path | None) -> list[list[str]]:
     from prism_dagster.config import load_config
 
     config = load_config(config_path)
-    limits = config.pools.limits([i.name for i in config.integrations])
+    limits = config.pools.limits(config.namespace, config.integrations)
     return [
         ["dagster", "instance", "concurrency", "set", name, str(limit)]
         for name, limit in limits.items()

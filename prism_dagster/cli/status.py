@@ -12,7 +12,7 @@ from prism_dagster.config import PrismConfig, find_integration
 from prism_dagster.defs.resources import live, status_resource
 from prism_dagster.errors import redact
 from prism_dagster.lifecycle.status import StatusStore
-from prism_dagster.names import hour_text
+from prism_dagster.names import hour_text, integration_key
 
 _WRAP = 100
 
@@ -20,7 +20,7 @@ _WRAP = 100
 def open_store(config: PrismConfig) -> StatusStore:
     """The configured store, with every integration in it."""
     store = live(status_resource(config)).store()
-    store.ensure([i.name for i in config.integrations])
+    store.ensure([integration_key(i) for i in config.integrations])
     return store
 
 
@@ -38,7 +38,7 @@ def rows(config: PrismConfig) -> list[dict[str, Any]]:
     states = {state.name: state for state in open_store(config).all()}
     out = []
     for integration in config.integrations:
-        state = states[integration.name]
+        state = states[integration_key(integration)]
         # Not started: a URI needs no secret (an {env: NAME} bucket shows as its name).
         archive = Archive(integration.name, integration.destination(), integration.prefix)
         out.append(
@@ -98,8 +98,8 @@ def _error(record: dict[str, Any]) -> list[str]:
 
 def set_paused(config: PrismConfig, name: str, paused: bool) -> str:
     """Pause or resume one integration; the sentence the CLI prints."""
-    find_integration(config, name)
-    open_store(config).set_paused(name, paused)
+    integration = find_integration(config, name)
+    open_store(config).set_paused(integration_key(integration), paused)
     where = f" (status store {store_label(config)})"
     if paused:
         return f"{name}: Paused. Its schedule skips until `prism-dagster resume {name}`.{where}"

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from prism_dagster.archive.settings import WriteFields, WriteSettings
 from prism_dagster.config.fields import (
@@ -55,6 +55,13 @@ class IntegrationBase(WriteFields, DestinationFields, _Strict):
     owners: list[str] = Field(default_factory=list)
     #: Record fields left out or written as salted hashes (``config.redaction``).
     fields: FieldsConfig = Field(default_factory=FieldsConfig)
+    # Set by the configuration that holds it (``PrismConfig.namespace``), never by YAML.
+    _namespace: str = PrivateAttr(default="")
+
+    @property
+    def namespace(self) -> str:
+        """The namespace of the plugin instance this integration belongs to ("" standalone)."""
+        return self._namespace
 
     @model_validator(mode="before")
     @classmethod

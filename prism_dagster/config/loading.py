@@ -4,6 +4,7 @@ field, and relative folders anchored next to the file."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +18,8 @@ from prism_dagster.config.sources import SpoolSourceConfig
 from prism_dagster.errors import ConfigError
 
 CONFIG_ENV = "PRISM_CONFIG"
+#: The ``type:`` of a component's ``defs.yaml``; such a file's ``attributes`` are prism.yaml.
+COMPONENT_TYPE = "prism_dagster.PrismArchiveComponent"
 
 
 DEFAULT_CONFIG_FILE = "prism.yaml"
@@ -45,6 +48,13 @@ def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
     return f"{where}: field {field!r}: {message}"
 
 
+def described(exc: ValidationError, raw: Any, origin: str) -> str:
+    """A validation error as the operator reads it: each problem naming integration and field."""
+    raw = raw if isinstance(raw, dict) else {}
+    problems = "\n  ".join(_describe(error, raw) for error in exc.errors())
+    return f"{origin} is invalid:\n  {problems}"
+
+
 def parse_config(raw: Any, origin: str = "prism.yaml") -> PrismConfig:
     """Validate a parsed YAML document; raise ConfigError naming integration and field."""
     if not isinstance(raw, dict):
@@ -52,8 +62,7 @@ def parse_config(raw: Any, origin: str = "prism.yaml") -> PrismConfig:
     try:
         return PrismConfig.model_validate(raw)
     except ValidationError as exc:
-        problems = "\n  ".join(_describe(error, raw) for error in exc.errors())
-        raise ConfigError(f"{origin} is invalid:\n  {problems}") from None
+        raise ConfigError(described(exc, raw, origin)) from None
 
 
 def config_path() -> Path:
@@ -79,7 +88,8 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 def load_config(path: Path | None = None) -> PrismConfig:
-    """Read and validate the configuration file."""
+    """Read and validate a configuration file: a ``prism.yaml``, or a component's
+    ``defs.yaml`` (``type: prism_dagster.PrismArchiveComponent`` with ``attributes:``)."""
     path = path or config_path()
     try:
         raw = yaml.load(path.read_text(), Loader=_UniqueKeyLoader)
@@ -89,12 +99,40 @@ def load_config(path: Path | None = None) -> PrismConfig:
         ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    config = _relative_to(parse_config(raw, str(path)), path.parent)
-    # Again now that relative folders mean "next to prism.yaml": an alias may show only now.
+    if isinstance(raw, dict) and raw.get("type") == COMPONENT_TYPE:
+        attributes = raw.get("attributes")
+        origin = f"{path} attributes"
+        config = parse_config(attributes, origin)
+        if "namespace" not in config.model_fields_set:
+            config = config.in_namespace(component_namespace(path.parent))
+        return anchored(config, project_root(path.parent), origin)
+    return anchored(parse_config(raw, str(path)), path.parent, str(path))
+
+
+def anchored(config: PrismConfig, base: Path, origin: str) -> PrismConfig:
+    """``config`` with its relative folders anchored at ``base``, checked again."""
+    config = _relative_to(config, base)
+    # Again now that relative folders are anchored: an alias may show only now.
     problem = shared_destination(config.integrations)
     if problem:
-        raise ConfigError(f"{path} is invalid:\n  {problem}")
+        raise ConfigError(f"{origin} is invalid:\n  {problem}")
     return config
+
+
+def component_namespace(folder: Path) -> str:
+    """A component's default namespace: its folder's name, as a namespace may spell it."""
+    words = re.findall(r"[a-z0-9]+", folder.name.lower())
+    name = "_".join(words)
+    return name if name[:1].isalpha() else f"prism_{name}".rstrip("_")
+
+
+def project_root(folder: Path) -> Path:
+    """The Dagster project a component's folder belongs to: the nearest ``pyproject.toml``."""
+    folder = folder.resolve()
+    for candidate in (folder, *folder.parents):
+        if (candidate / "pyproject.toml").exists():
+            return candidate
+    return folder
 
 
 def find_integration(config: PrismConfig, name: str) -> Integration:

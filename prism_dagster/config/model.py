@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
@@ -45,9 +46,18 @@ class LateRowsConfig(_Strict):
     check_every_minutes: int = Field(default=5, ge=1, le=24 * 60)
 
 
-class PrismConfig(_Strict):
-    """The whole of prism.yaml."""
+#: A namespace: lower-case words joined by single underscores (``team_a``), so that the names
+#: built in it (``team_a__archive_prod``) split one way only.
+_NAMESPACE = re.compile(r"^([a-z][a-z0-9]*(_[a-z0-9]+)*)?$")
 
+
+class PrismConfig(_Strict):
+    """The whole of prism.yaml (and of a ``PrismArchiveComponent``'s attributes)."""
+
+    #: Prefixes every asset key, job, schedule, sensor, resource and default pool of this
+    #: instance, so several instances share one Dagster project. A component defaults it to
+    #: its folder's name; "" (the standalone location's default) prefixes nothing.
+    namespace: str = ""
     source: Annotated[SpoolSourceConfig | PostgresSourceConfig, Field(discriminator="kind")]
     integrations: list[Integration] = Field(min_length=1)
     status_store: StatusStoreConfig = Field(default_factory=StatusStoreConfig)
@@ -55,8 +65,20 @@ class PrismConfig(_Strict):
     late_rows: LateRowsConfig = Field(default_factory=LateRowsConfig)
     pools: PoolsConfig = Field(default_factory=PoolsConfig)
 
+    @field_validator("namespace")
+    @classmethod
+    def _namespace(cls, value: str) -> str:
+        if not _NAMESPACE.match(value):
+            raise ValueError(
+                "must be lower-case letters and digits in words joined by single underscores "
+                f"(for example team_a), not {value!r}"
+            )
+        return value
+
     @model_validator(mode="after")
     def _unique_names(self) -> PrismConfig:
+        for integration in self.integrations:
+            integration._namespace = self.namespace
         seen: set[str] = set()
         for integration in self.integrations:
             if integration.name in seen:
@@ -69,6 +91,18 @@ class PrismConfig(_Strict):
         if unknown:
             raise ValueError(f"pools.destinations names no integration: {', '.join(unknown)}")
         return self
+
+    def in_namespace(self, namespace: str) -> PrismConfig:
+        """This configuration in another namespace."""
+        copy = self.model_copy(
+            update={
+                "namespace": self._namespace(namespace),
+                "integrations": [i.model_copy() for i in self.integrations],
+            }
+        )
+        for integration in copy.integrations:
+            integration._namespace = namespace
+        return copy
 
 
 def shared_destination(integrations: list[Integration]) -> str | None:

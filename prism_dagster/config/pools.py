@@ -9,11 +9,12 @@ configured here with ``dagster instance concurrency set``.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from pydantic import Field, field_validator
 
 from prism_dagster.config.fields import _Strict
-from prism_dagster.names import SOURCE_POOL, destination_pool
+from prism_dagster.names import SOURCE_POOL, Named, destination_pool, scoped
 
 #: Source reads running at once, unless prism.yaml says otherwise.
 DEFAULT_SOURCE_LIMIT = 2
@@ -25,7 +26,9 @@ _POOL_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,62}$")
 class PoolsConfig(_Strict):
     """Pool names and limits; the limits reach Dagster through ``prism-dagster pools``."""
 
-    source: str = SOURCE_POOL
+    #: The source's pool; unset, ``prism_gateway`` in the instance's namespace. A name given
+    #: here is taken as written, so instances reading one database can share it.
+    source: str | None = None
     source_limit: int = Field(default=DEFAULT_SOURCE_LIMIT, ge=1, le=1000)
     destination_limit: int = Field(default=DEFAULT_DESTINATION_LIMIT, ge=1, le=1000)
     #: Per integration (by name): its destination pool's limit, overriding destination_limit.
@@ -33,8 +36,8 @@ class PoolsConfig(_Strict):
 
     @field_validator("source")
     @classmethod
-    def _pool_name(cls, value: str) -> str:
-        if not _POOL_NAME.match(value):
+    def _pool_name(cls, value: str | None) -> str | None:
+        if value is not None and not _POOL_NAME.match(value):
             raise ValueError("must start with a letter and hold only letters, digits, _ . -")
         return value
 
@@ -46,11 +49,16 @@ class PoolsConfig(_Strict):
                 raise ValueError(f"{name}: limit must be between 1 and 1000, not {limit}")
         return value
 
-    def limits(self, integrations: list[str]) -> dict[str, int]:
+    def source_pool(self, namespace: str) -> str:
+        """The pool every archive asset of the instance in ``namespace`` declares."""
+        return self.source or scoped(namespace, SOURCE_POOL)
+
+    def limits(self, namespace: str, integrations: Sequence[Named]) -> dict[str, int]:
         """Every pool this configuration declares, with its limit."""
-        found = {self.source: self.source_limit}
-        for name in integrations:
-            found[destination_pool(name)] = self.destinations.get(name, self.destination_limit)
+        found = {self.source_pool(namespace): self.source_limit}
+        for integration in integrations:
+            limit = self.destinations.get(integration.name, self.destination_limit)
+            found[destination_pool(integration)] = limit
         return found
 
     def unknown(self, integrations: list[str]) -> list[str]:

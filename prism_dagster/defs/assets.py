@@ -13,7 +13,11 @@ from prism_dagster.archive.redaction import FieldPolicy
 from prism_dagster.archive.schema import COST_CURRENCY
 from prism_dagster.archive.window import ArchiveWindow, read_hour
 from prism_dagster.config import Integration, destination_identity
-from prism_dagster.defs.columns import GATEWAY_TABLE_SCHEMA, record_table_schema
+from prism_dagster.defs.columns import (
+    GATEWAY_TABLE_SCHEMA,
+    record_column_lineage,
+    record_table_schema,
+)
 from prism_dagster.defs.failures import reported_as_failure
 from prism_dagster.defs.io_manager import ArchiveOutput, logged_to
 from prism_dagster.defs.metadata import Previous
@@ -22,34 +26,40 @@ from prism_dagster.lifecycle.lineage import materializations, recorded
 from prism_dagster.names import (
     ARCHIVE_GROUP,
     DESTINATION_TAG,
-    GATEWAY_LOGS_KEY,
     INTEGRATION_TAG,
     PROVIDER_TAG,
     SOURCE_FINGERPRINT_KEY,
     SOURCE_GROUP,
-    SOURCE_POOL,
     archive_key,
+    gateway_logs_key,
     hourly_partitions,
+    integration_key,
     io_manager_key,
     partition_hour,
+    source_resource_key,
 )
 from prism_dagster.sources import LogSource
 
-#: The gateway's request-log store, declared so lineage shows source -> archive.
-GATEWAY_LOGS = dg.AssetSpec(
-    key=GATEWAY_LOGS_KEY,
-    description="Prism gateway request logs: one row per LLM request, in the gateway's log store.",
-    group_name=SOURCE_GROUP,
-    kinds={"json"},
-    metadata={"dagster/column_schema": GATEWAY_TABLE_SCHEMA},
-)
+
+def gateway_logs(namespace: str) -> dg.AssetSpec:
+    """The gateway's request-log store, declared so lineage shows source -> archive."""
+    return dg.AssetSpec(
+        key=gateway_logs_key(namespace),
+        description="Prism gateway request logs: one row per LLM request, in the gateway's "
+        "log store.",
+        group_name=SOURCE_GROUP,
+        kinds={"json"},
+        metadata={"dagster/column_schema": GATEWAY_TABLE_SCHEMA},
+    )
+
+
 # Dagster tag values: letters, digits, "_", "-" and ".", at most 63 characters.
 _TAG_VALUE = re.compile(r"^[A-Za-z0-9_.-]{1,63}$")
 
 
 def catalog_tags(integration: Integration) -> dict[str, str]:
     """Tags the catalog filters by: integration, provider and, when it fits, bucket/container."""
-    tags = {INTEGRATION_TAG: integration.name, PROVIDER_TAG: integration.provider}
+    tags = {INTEGRATION_TAG: integration_key(integration), PROVIDER_TAG: integration.provider}
     where = destination_identity(integration)
     if integration.provider != "local" and _TAG_VALUE.match(where[2]):
         tags[DESTINATION_TAG] = where[2]
@@ -60,7 +70,7 @@ def build_archive_asset(
     integration: Integration,
     destination: Destination,
     hours_per_run: int,
-    pool: str = SOURCE_POOL,
+    pool: str,
 ) -> dg.AssetsDefinition:
     """The hourly archive asset of one integration, writing to ``destination``.
 
@@ -69,21 +79,25 @@ def build_archive_asset(
     Its step holds a slot of the source's Dagster ``pool`` while it reads and writes.
     """
 
+    source_key = gateway_logs_key(integration.namespace)
+    source_resource = source_resource_key(integration.namespace)
+
     # backfill_policy is a Dagster beta parameter: its notice is Dagster's, not something the
     # operator can act on, so it is silenced here, where the code location loads.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=dg.BetaWarning, message=".*backfill_policy")
 
         @dg.asset(
-            key=archive_key(integration.name),
+            key=archive_key(integration),
             description=f"Gateway request logs archived as gzip JSON Lines to "
             f"{integration.provider} (prefix {integration.prefix or '(none)'}), one folder "
             "per UTC hour.",
             partitions_def=hourly_partitions(integration.first_hour),
             backfill_policy=dg.BackfillPolicy.multi_run(max_partitions_per_run=hours_per_run),
-            deps=[GATEWAY_LOGS],
+            deps=[source_key],
             pool=pool,
-            io_manager_key=io_manager_key(integration.name),
+            required_resource_keys={source_resource},
+            io_manager_key=io_manager_key(integration),
             group_name=ARCHIVE_GROUP,
             kinds={"polars", integration.provider},
             tags=catalog_tags(integration),
@@ -101,9 +115,11 @@ def build_archive_asset(
                 "cost_currency": COST_CURRENCY,
             },
         )
-        def archive(context: dg.AssetExecutionContext, log_source: LogSource) -> dg.Output:
+        def archive(context: dg.AssetExecutionContext) -> dg.Output:
+            log_source: LogSource = getattr(context.resources, source_resource)
+            policy = integration.fields.policy()
             with reported_as_failure(), logged_to(context.log):
-                window = _archive_window(context, log_source, integration.fields.policy())
+                window = _archive_window(context, log_source, policy)
             return dg.Output(
                 ArchiveOutput(
                     window,
@@ -117,6 +133,7 @@ def build_archive_asset(
                 # hours has one data version for all of them in Dagster, so each hour's own
                 # fingerprint is then in its metadata only (source_fingerprint).
                 data_version=dg.DataVersion(window.first.fingerprint) if window.first else None,
+                metadata={"dagster/column_lineage": record_column_lineage(policy, source_key)},
             )
 
     return archive

@@ -13,21 +13,23 @@ from prism_dagster.names import (
     archive_key,
     destination_key,
     destination_pool,
+    integration_key,
+    status_resource_key,
 )
 
 
 def build_destination_check(integration: Integration) -> dg.AssetChecksDefinition:
     """Write, read back, list and delete a probe object under the integration's prefix."""
-    key = destination_key(integration.name)
+    key = destination_key(integration)
 
     @dg.asset_check(
-        asset=archive_key(integration.name),
+        asset=archive_key(integration),
         name=DESTINATION_CHECK,
         description="Writes a probe object under the prefix, reads it back, lists the prefix "
         "and deletes the probe: the same steps as `prism-dagster validate`.",
         required_resource_keys={key},
         blocking=False,
-        pool=destination_pool(integration.name),
+        pool=destination_pool(integration),
     )
     def destination_writable(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
         archive = Archive(integration.name, getattr(context.resources, key), integration.prefix)
@@ -48,23 +50,24 @@ def build_destination_check(integration: Integration) -> dg.AssetChecksDefinitio
 
 def build_status_check(integration: Integration) -> dg.AssetChecksDefinition:
     """Red while the integration is in Error; the status sensor reports it on each change."""
+    status_key = status_resource_key(integration.namespace)
 
     @dg.asset_check(
-        asset=archive_key(integration.name),
+        asset=archive_key(integration),
         name=STATUS_CHECK,
         description="Fails (severity ERROR) while the integration is in Error: its cause, "
         "message and next retry are in the metadata. Evaluated by the prism_status sensor "
         "on every change; executing it reads the status store now.",
         blocking=False,
+        required_resource_keys={status_key},
     )
-    def integration_status(
-        prism_status_store: StatusStoreResource,
-    ) -> dg.AssetCheckResult:
-        store = prism_status_store.store()
-        store.ensure([integration.name])
-        state = store.get(integration.name)
+    def integration_status(context: dg.AssetCheckExecutionContext) -> dg.AssetCheckResult:
+        status: StatusStoreResource = getattr(context.resources, status_key)
+        store = status.store()
+        store.ensure([integration_key(integration)])
+        state = store.get(integration_key(integration))
         assert state is not None  # ensure() just added it
-        evaluation = status_evaluation(state)
+        evaluation = status_evaluation(integration, state)
         return dg.AssetCheckResult(
             passed=evaluation.passed,
             severity=evaluation.severity,

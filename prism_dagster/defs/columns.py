@@ -7,7 +7,6 @@ import polars as pl
 
 from prism_dagster.archive.redaction import FieldPolicy
 from prism_dagster.archive.schema import FIELD_SOURCES, GATEWAY_DESCRIPTIONS, GATEWAY_SCHEMA
-from prism_dagster.names import GATEWAY_LOGS_KEY
 
 
 def _type_name(dtype: pl.DataType) -> str:
@@ -33,11 +32,12 @@ def record_table_schema(policy: FieldPolicy) -> dg.TableSchema:
     return _schema(policy.schema(), policy.descriptions())
 
 
-def record_column_lineage(policy: FieldPolicy) -> dg.TableColumnLineage:
-    """Which gateway columns each written field comes from (a hashed one: from the same)."""
+def record_column_lineage(policy: FieldPolicy, source: dg.AssetKey) -> dg.TableColumnLineage:
+    """Which gateway columns (of ``source``) each written field comes from (a hashed one: from
+    the same)."""
     return dg.TableColumnLineage(
         deps_by_column={
-            field: [dg.TableColumnDep(asset_key=GATEWAY_LOGS_KEY, column_name=c) for c in columns]
+            field: [dg.TableColumnDep(asset_key=source, column_name=c) for c in columns]
             for field, columns in FIELD_SOURCES.items()
             if field in policy.columns
         }

@@ -15,10 +15,12 @@ from prism_dagster.lifecycle.late_rows import changed_hours
 from prism_dagster.lifecycle.status import Status
 from prism_dagster.names import (
     LATE_ROWS_SENSOR,
-    SOURCE_RESOURCE_KEY,
-    STATUS_RESOURCE_KEY,
     AssetJob,
     destination_key,
+    integration_key,
+    sensor_name,
+    source_resource_key,
+    status_resource_key,
 )
 from prism_dagster.sources.base import LogSource
 
@@ -26,15 +28,17 @@ from prism_dagster.sources.base import LogSource
 def build_late_rows_sensor(config: PrismConfig, jobs: Sequence[AssetJob]) -> dg.SensorDefinition:
     """The sensor comparing recent archived hours with the source."""
     settings = config.late_rows
+    source_key = source_resource_key(config.namespace)
+    status_key = status_resource_key(config.namespace)
 
     @dg.sensor(
-        name=LATE_ROWS_SENSOR,
+        name=sensor_name(config.namespace, LATE_ROWS_SENSOR),
         jobs=list(jobs),
         # The destinations come from Dagster, started with the code server's {env: NAME}s.
         required_resource_keys={
-            SOURCE_RESOURCE_KEY,
-            STATUS_RESOURCE_KEY,
-            *(destination_key(i.name) for i in config.integrations),
+            source_key,
+            status_key,
+            *(destination_key(i) for i in config.integrations),
         },
         minimum_interval_seconds=settings.check_every_minutes * 60,
         default_status=dg.DefaultSensorStatus.RUNNING,
@@ -45,15 +49,15 @@ def build_late_rows_sensor(config: PrismConfig, jobs: Sequence[AssetJob]) -> dg.
         # Resources come from context.resources (one per destination, so not parameters);
         # ``**_`` takes the copies Dagster hands a directly invoked sensor.
         resources = context.resources
-        source: LogSource = getattr(resources, SOURCE_RESOURCE_KEY)
-        status: StatusStoreResource = getattr(resources, STATUS_RESOURCE_KEY)
+        source: LogSource = getattr(resources, source_key)
+        status: StatusStoreResource = getattr(resources, status_key)
         store = status.store()
         requests: list[dg.RunRequest] = []
         for integration in config.integrations:
-            state = store.get(integration.name)
+            state = store.get(integration_key(integration))
             if state is not None and state.status in (Status.PAUSED, Status.ERROR):
                 continue  # paused stays paused; the error-retry sensor owns failing ones
-            destination = getattr(resources, destination_key(integration.name))
+            destination = getattr(resources, destination_key(integration))
             archive = Archive(integration.name, destination, integration.prefix)
             lookback = timedelta(hours=settings.lookback_hours)
             requests += changed_hours(

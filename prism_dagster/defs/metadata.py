@@ -17,7 +17,6 @@ from prism_dagster.archive.records import HourRecords
 from prism_dagster.archive.schema import COST_CURRENCY
 from prism_dagster.archive.window import ArchiveWindow
 from prism_dagster.archive.writer import HourResult
-from prism_dagster.defs.columns import record_column_lineage
 from prism_dagster.names import SOURCE_FINGERPRINT_KEY, hour_text
 from prism_dagster.sources.base import fingerprint_change
 
@@ -174,5 +173,4 @@ def window_metadata(
         "unreadable_paths": dg.MetadataValue.json(list(unreadable[:MAX_LISTED])),
         "ignored_files": dg.MetadataValue.json(list(ignored[:MAX_LISTED])),
         "destination": archive.prefix_uri(),
-        "dagster/column_lineage": record_column_lineage(archive.settings.fields.policy()),
     }

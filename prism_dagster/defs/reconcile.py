@@ -25,13 +25,13 @@ from prism_dagster.lifecycle.lineage import materializations, recorded
 from prism_dagster.names import (
     ARCHIVE_COMPLETE_CHECK,
     SOURCE_FINGERPRINT_KEY,
-    SOURCE_RESOURCE_KEY,
     archive_key,
     destination_key,
     destination_pool,
     hour_text,
     hourly_partitions,
     partition_key,
+    source_resource_key,
 )
 from prism_dagster.sources.base import LogSource
 
@@ -49,8 +49,9 @@ def build_archive_complete_check(
     source is read ``hours_per_read`` hours at a time (``catch_up.max_hours_per_run``, as the
     archive reads it).
     """
-    key = destination_key(integration.name)
-    asset = archive_key(integration.name)
+    key = destination_key(integration)
+    asset = archive_key(integration)
+    source_resource = source_resource_key(integration.namespace)
 
     # partitions_def on an asset check is a Dagster preview: its notice is Dagster's, not
     # something the operator can act on, so it is silenced here, where the location loads.
@@ -66,9 +67,9 @@ def build_archive_complete_check(
             "missing or corrupt objects, wrong counts, or the hour not archived. WARN: rows "
             "arrived in the source after the hour was archived.",
             partitions_def=hourly_partitions(integration.first_hour),
-            required_resource_keys={key, SOURCE_RESOURCE_KEY},
+            required_resource_keys={key, source_resource},
             blocking=False,
-            pool=destination_pool(integration.name),
+            pool=destination_pool(integration),
         )
         def archive_complete(
             context: dg.AssetCheckExecutionContext,
@@ -81,7 +82,7 @@ def build_archive_complete_check(
                     "Materialize or a backfill): each hour is checked in the same run."
                 )
             archive = Archive(integration.name, getattr(context.resources, key), integration.prefix)
-            source: LogSource = getattr(context.resources, SOURCE_RESOURCE_KEY)
+            source: LogSource = getattr(context.resources, source_resource)
             window = context.partition_time_window
             with reported_as_failure():
                 for start, end in _chunks(window.start, window.end, hours_per_read):

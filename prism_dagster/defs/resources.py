@@ -17,10 +17,10 @@ from prism_dagster.destinations.base import Destination
 from prism_dagster.errors import ConfigError
 from prism_dagster.lifecycle.status import StatusStore
 from prism_dagster.names import (
-    SOURCE_RESOURCE_KEY,
-    STATUS_RESOURCE_KEY,
     destination_key,
     io_manager_key,
+    source_resource_key,
+    status_resource_key,
 )
 
 R = TypeVar("R", bound=dg.ConfigurableResource)
@@ -42,13 +42,13 @@ class StatusStoreResource(dg.ConfigurableResource):
 def build_resources(config: PrismConfig) -> dict[str, Any]:
     """Every resource of the code location, by key."""
     resources: dict[str, Any] = {
-        SOURCE_RESOURCE_KEY: config.source.log_source(),
-        STATUS_RESOURCE_KEY: status_resource(config),
+        source_resource_key(config.namespace): config.source.log_source(),
+        status_resource_key(config.namespace): status_resource(config),
     }
     for integration in config.integrations:
         destination = integration.destination()
-        resources[destination_key(integration.name)] = destination
-        resources[io_manager_key(integration.name)] = archive_io_manager(integration, destination)
+        resources[destination_key(integration)] = destination
+        resources[io_manager_key(integration)] = archive_io_manager(integration, destination)
     return resources
 
 

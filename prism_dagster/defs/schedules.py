@@ -6,7 +6,7 @@ from prism_dagster import clock
 from prism_dagster.config import CatchUpConfig, Integration
 from prism_dagster.defs.resources import StatusStoreResource
 from prism_dagster.lifecycle.catchup import tick
-from prism_dagster.names import AssetJob, schedule_name
+from prism_dagster.names import AssetJob, schedule_name, status_resource_key
 
 
 def cron_for(integration: Integration) -> str:
@@ -19,20 +19,23 @@ def build_schedule(
     integration: Integration, job: AssetJob, settings: CatchUpConfig
 ) -> dg.ScheduleDefinition:
     """Each tick requests every closed hour not archived yet, oldest first, bounded per tick."""
+    status_key = status_resource_key(integration.namespace)
 
     @dg.schedule(
-        name=schedule_name(integration.name),
+        name=schedule_name(integration),
         cron_schedule=cron_for(integration),
         execution_timezone="UTC",
         job=job,
         default_status=dg.DefaultScheduleStatus.RUNNING,
+        required_resource_keys={status_key},
         description=f"Archive {integration.name!r} every {integration.sync_interval}h, "
         f"{integration.grace_minutes} min after the hour closes; catches up missed hours.",
     )
     def archive_schedule(
-        context: dg.ScheduleEvaluationContext, prism_status_store: StatusStoreResource
+        context: dg.ScheduleEvaluationContext, **_: object
     ) -> list[dg.RunRequest] | dg.SkipReason:
-        store = prism_status_store.store()
+        status: StatusStoreResource = getattr(context.resources, status_key)
+        store = status.store()
         return tick(context.instance, integration, settings, store, clock.utc_now())
 
     return archive_schedule

@@ -9,7 +9,7 @@ from datetime import datetime
 import dagster as dg
 
 from prism_dagster import clock
-from prism_dagster.config import PrismConfig, secret_env_values
+from prism_dagster.config import Integration, PrismConfig, secret_env_values
 from prism_dagster.defs.resources import StatusStoreResource
 from prism_dagster.errors import FailureCause
 from prism_dagster.lifecycle.catchup import STALE_RUN_AFTER, tick
@@ -17,11 +17,17 @@ from prism_dagster.lifecycle.run_outcome import record_outcome
 from prism_dagster.lifecycle.status import IntegrationState, Status, StatusStore
 from prism_dagster.names import (
     ERROR_RETRY_SENSOR,
+    RUN_FAILED_SENSOR,
+    RUN_STARTED_SENSOR,
+    RUN_SUCCEEDED_SENSOR,
     STATUS_CHECK,
     STATUS_SENSOR,
     AssetJob,
     archive_key,
     hour_text,
+    integration_key,
+    sensor_name,
+    status_resource_key,
 )
 
 Jobs = Sequence[AssetJob]
@@ -29,14 +35,21 @@ Jobs = Sequence[AssetJob]
 
 def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
     """Run-status sensors, the failure sensor, the error-retry sensor and the status sensor."""
-    names = [integration.name for integration in config.integrations]
-    by_name = {integration.name: integration for integration in config.integrations}
+    ns = config.namespace
+    by_key = {integration_key(i): i for i in config.integrations}
+    status_key = status_resource_key(ns)
 
-    def record(context: dg.RunStatusSensorContext, store: StatusStoreResource) -> None:
+    def store_of(context: dg.SensorEvaluationContext) -> StatusStore:
+        resource: StatusStoreResource = getattr(context.resources, status_key)
+        return resource.store()
+
+    def record(context: dg.RunStatusSensorContext, **_: object) -> None:
         # The run as stored now: sensors evaluate in no fixed order, so a STARTED event may
         # be read after the run already reported its result (which must then stand).
         run = context.instance.get_run_by_id(context.dagster_run.run_id) or context.dagster_run
-        record_outcome(store.store(), context.instance, run, names, secret_env_values(config))
+        integrations = config.integrations
+        secrets = secret_env_values(config)
+        record_outcome(store_of(context), context.instance, run, integrations, secrets)
 
     # Every run of the instance, whatever its job or code location: runs of Dagster's implicit
     # asset job (the asset page's Materialize, backfills) and runs executed in the CLI's own
@@ -44,58 +57,48 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
     # location name) keep status true like our jobs' runs. `record` picks out the runs that
     # archive an integration, by tag or by asset selection.
     def on_status(name: str, status: dg.DagsterRunStatus, what: str) -> dg.SensorDefinition:
-        @dg.run_status_sensor(
-            name=name,
+        # The definition class, not the decorators: they take no required_resource_keys, and
+        # the status store's key is namespaced, so it cannot be a parameter's name.
+        return dg.RunStatusSensorDefinition(
+            name=sensor_name(ns, name),
             run_status=status,
+            run_status_sensor_fn=record,
             monitor_all_code_locations=True,
             default_status=dg.DefaultSensorStatus.RUNNING,
             description=f"Marks an integration {what}.",
+            required_resource_keys={status_key},
         )
-        def sensor(
-            context: dg.RunStatusSensorContext, prism_status_store: StatusStoreResource
-        ) -> None:
-            record(context, prism_status_store)
-
-        return sensor
 
     run_started = on_status(
-        "prism_run_started", dg.DagsterRunStatus.STARTED, "Syncing when a run archiving it starts"
+        RUN_STARTED_SENSOR, dg.DagsterRunStatus.STARTED, "Syncing when a run archiving it starts"
     )
     run_succeeded = on_status(
-        "prism_run_succeeded",
+        RUN_SUCCEEDED_SENSOR,
         dg.DagsterRunStatus.SUCCESS,
         "Active (error cleared) when a run archiving it succeeds",
     )
-
-    @dg.run_failure_sensor(
-        name="prism_run_failed",
-        monitor_all_code_locations=True,
-        default_status=dg.DefaultSensorStatus.RUNNING,
-        description="Marks an integration Error with a classified cause when a run archiving "
-        "it fails.",
+    run_failed = on_status(
+        RUN_FAILED_SENSOR,
+        dg.DagsterRunStatus.FAILURE,
+        "Error with a classified cause when a run archiving it fails",
     )
-    def run_failed(
-        context: dg.RunFailureSensorContext, prism_status_store: StatusStoreResource
-    ) -> None:
-        record(context, prism_status_store)
 
     @dg.sensor(
-        name=ERROR_RETRY_SENSOR,
+        name=sensor_name(ns, ERROR_RETRY_SENSOR),
         jobs=list(jobs),
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
+        required_resource_keys={status_key},
         description="Retries integrations in Error after 5, 15, 60 minutes, then hourly.",
     )
-    def error_retry(
-        context: dg.SensorEvaluationContext, prism_status_store: StatusStoreResource
-    ) -> dg.SensorResult:
+    def error_retry(context: dg.SensorEvaluationContext, **_: object) -> dg.SensorResult:
         requests, skipped = [], []
         for integration in config.integrations:
             result = tick(
                 context.instance,
                 integration,
                 config.catch_up,
-                prism_status_store.store(),
+                store_of(context),
                 clock.utc_now(),
                 retrying=True,
             )
@@ -108,34 +111,35 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
         )
 
     @dg.sensor(
-        name=STATUS_SENSOR,
+        name=sensor_name(ns, STATUS_SENSOR),
         minimum_interval_seconds=60,
         default_status=dg.DefaultSensorStatus.RUNNING,
+        required_resource_keys={status_key},
         description="Clears a stale Syncing (run gone or ended silently) and records each "
         "integration's status as an observation on its archive asset.",
     )
-    def status(
-        context: dg.SensorEvaluationContext, prism_status_store: StatusStoreResource
-    ) -> dg.SensorResult:
-        store = prism_status_store.store()
-        store.ensure(names)
+    def status(context: dg.SensorEvaluationContext, **_: object) -> dg.SensorResult:
+        store = store_of(context)
+        store.ensure(list(by_key))
         secrets, now = secret_env_values(config), clock.utc_now()
         for state in store.all():
-            if state.status is Status.SYNCING and state.name in by_name:
-                recover_stale_syncing(context.instance, store, state, secrets, now)
+            if state.status is Status.SYNCING and state.name in by_key:
+                integration = by_key[state.name]
+                recover_stale_syncing(context.instance, store, integration, state, secrets, now)
         seen = json.loads(context.cursor) if context.cursor else {}
         events = []
         for state in store.all():
-            if state.name not in by_name:
+            if state.name not in by_key:
                 continue
+            integration = by_key[state.name]
             shown = observation_metadata(state)
             fingerprint = json.dumps(shown, sort_keys=True, default=str)
             if seen.get(state.name) != fingerprint:
                 seen[state.name] = fingerprint
                 events.append(
-                    dg.AssetObservation(asset_key=archive_key(state.name), metadata=shown)
+                    dg.AssetObservation(asset_key=archive_key(integration), metadata=shown)
                 )
-                events.append(status_evaluation(state))
+                events.append(status_evaluation(integration, state))
         return dg.SensorResult(asset_events=events, cursor=json.dumps(seen, sort_keys=True))
 
     return [run_started, run_succeeded, run_failed, error_retry, status]
@@ -144,6 +148,7 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
 def recover_stale_syncing(
     instance: dg.DagsterInstance,
     store: StatusStore,
+    integration: Integration,
     state: IntegrationState,
     secrets: list[str],
     now: datetime,
@@ -161,7 +166,7 @@ def recover_stale_syncing(
         store.mark_error(state.name, run.run_id, "unknown", message, now, only_if_syncing=True)
         return
     if run is not None and record_outcome(
-        store, instance, run, [state.name], secrets, now, only_if_syncing=True
+        store, instance, run, [integration], secrets, now, only_if_syncing=True
     ):
         return  # it finished and its result was never recorded: record it now
     what = f"run {state.run_id} " + ("was deleted" if run is None else f"ended {run.status.value}")
@@ -189,11 +194,11 @@ def observation_metadata(state: IntegrationState) -> dict[str, str | int]:
     }
 
 
-def status_evaluation(state: IntegrationState) -> dg.AssetCheckEvaluation:
+def status_evaluation(integration: Integration, state: IntegrationState) -> dg.AssetCheckEvaluation:
     """The integration's status as its ``integration_status`` check: red (ERROR) in Error."""
     failing = state.status is Status.ERROR
     return dg.AssetCheckEvaluation(
-        asset_key=archive_key(state.name),
+        asset_key=archive_key(integration),
         check_name=STATUS_CHECK,
         passed=not failing,
         severity=dg.AssetCheckSeverity.ERROR,

@@ -68,7 +68,7 @@ with warnings.catch_warnings():
 
 def build_usage_asset(integration: Integration) -> dg.AssetsDefinition:
     """``prism/usage_daily/<integration>``: one partition per UTC day of the archive."""
-    source = archive_key(integration.name)
+    source = archive_key(integration)
     written = integration.fields.policy().columns
     columns = usage_columns(written)
     schema = dg.TableSchema(columns=[dg.TableColumn(n, t, description=d) for n, t, d, _ in columns])
@@ -80,7 +80,7 @@ def build_usage_asset(integration: Integration) -> dg.AssetsDefinition:
     )
 
     @dg.asset(
-        key=usage_key(integration.name),
+        key=usage_key(integration),
         description=f"Daily requests, tokens, cost and errors per model and provider, from the "
         f"archive of {integration.name!r}. An example to copy.",
         partitions_def=dg.DailyPartitionsDefinition(
@@ -108,7 +108,7 @@ def build_usage_asset(integration: Integration) -> dg.AssetsDefinition:
 def build_usage_job(integration: Integration) -> AssetJob:
     """The job building an integration's daily rollup (the demo runs it)."""
     return dg.define_asset_job(
-        usage_job_name(integration.name),
-        selection=dg.AssetSelection.assets(usage_key(integration.name)),
+        usage_job_name(integration),
+        selection=dg.AssetSelection.assets(usage_key(integration)),
         description=f"Daily usage rollup of integration {integration.name!r}.",
     )

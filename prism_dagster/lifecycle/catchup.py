@@ -22,6 +22,7 @@ from prism_dagster.names import (
     archive_job_name,
     archive_key,
     hourly_partitions,
+    integration_key,
     partition_hour,
     partition_key,
 )
@@ -74,14 +75,14 @@ def busy_hours(instance: dg.DagsterInstance, integration: Integration, now: date
     """Partition keys of the integration's hours that a queued or running run will write."""
     # Every in-flight run, not only this job's: a Materialize or backfill from the UI runs
     # the asset under Dagster's implicit asset job.
-    key = archive_key(integration.name)
+    key = archive_key(integration)
     records = instance.get_run_records(dg.RunsFilter(statuses=_IN_FLIGHT))
     live = [
         r.dagster_run
         for r in records
         if now - r.create_timestamp < STALE_RUN_AFTER
         and (
-            r.dagster_run.job_name == archive_job_name(integration.name)
+            r.dagster_run.job_name == archive_job_name(integration)
             or key in (r.dagster_run.asset_selection or ())
         )
     ]
@@ -101,7 +102,7 @@ def plan(
     the integration's first partition, whatever ``history`` says (the partition grid shows
     them red): the same hours the UI shows as missing or failed. Hours in flight wait.
     """
-    done = instance.get_materialized_partitions(archive_key(integration.name))
+    done = instance.get_materialized_partitions(archive_key(integration))
     busy = busy_hours(instance, integration, now)
     end = closed_until(integration, now)
     wanted = layout.hours_between(first_wanted(integration, added_at), end)
@@ -119,7 +120,7 @@ def failed_hours(
     if not keys:
         return set()
     statuses = instance.get_status_by_partition(
-        archive_key(integration.name), keys, hourly_partitions(integration.first_hour)
+        archive_key(integration), keys, hourly_partitions(integration.first_hour)
     )
     failed = dg.AssetPartitionStatus.FAILED
     return {partition_hour(k) for k, status in (statuses or {}).items() if status == failed}
@@ -143,9 +144,9 @@ def _requests(
             break
     return [
         dg.RunRequest(
-            job_name=archive_job_name(integration.name),
+            job_name=archive_job_name(integration),
             tags={
-                INTEGRATION_TAG: integration.name,
+                INTEGRATION_TAG: integration_key(integration),
                 PARTITION_RANGE_START_TAG: partition_key(group[0]),
                 PARTITION_RANGE_END_TAG: partition_key(group[-1]),
             },
@@ -163,9 +164,9 @@ def tick(
     retrying: bool = False,
 ) -> list[dg.RunRequest] | dg.SkipReason:
     """One schedule or retry-sensor tick for one integration: skip with a reason, or run."""
-    name = integration.name
-    store.ensure([name], now)
-    state = store.get(name)
+    name, key = integration.name, integration_key(integration)
+    store.ensure([key], now)
+    state = store.get(key)
     assert state is not None  # ensure() just added it
     if state.status is Status.PAUSED:
         return dg.SkipReason(f"{name} is paused; `prism-dagster resume {name}` to catch up")
@@ -176,10 +177,10 @@ def tick(
     if retrying and state.status is not Status.ERROR:
         return dg.SkipReason(f"{name} is {state.status.value}: nothing to retry")
     work = plan(instance, integration, settings, state.added_at, now)
-    store.set_pending(name, len(work.pending))
+    store.set_pending(key, len(work.pending))
     if work.requests:
         return work.requests
-    if state.status is Status.ERROR and not work.failed and store.mark_recovered(name):
+    if state.status is Status.ERROR and not work.failed and store.mark_recovered(key):
         # Never leave a retry due with nothing to do: the failed hours were archived since.
         return dg.SkipReason(f"{name}: no failed or missing hour is left; Active again")
     return dg.SkipReason(f"{name}: every closed hour is archived or in progress")

@@ -22,6 +22,7 @@ from prism_dagster.names import (
     PARTITION_TAG,
     archive_job_name,
     archive_key,
+    integration_key,
     partition_key,
 )
 from prism_dagster.sources.base import EMPTY_FINGERPRINT, LogSource
@@ -44,7 +45,7 @@ def changed_hours(
     """A run request for each archived hour in the look-back whose source has changed."""
     end = closed_until(integration, now)
     start = max(integration.first_hour, layout.as_utc_hour(end - lookback))
-    done = instance.get_materialized_partitions(archive_key(integration.name))
+    done = instance.get_materialized_partitions(archive_key(integration))
     # An hour a run is writing now is that run's: comparing it mid-write would request a
     # second, concurrent writer of the same hour.
     busy = busy_hours(instance, integration, now)
@@ -63,11 +64,11 @@ def changed_hours(
         digest = hashlib.sha256(current.encode()).hexdigest()[:16]
         requests.append(
             dg.RunRequest(
-                job_name=archive_job_name(integration.name),
+                job_name=archive_job_name(integration),
                 # One request per distinct source state: a re-archive that cannot change the
                 # manifest (e.g. an earlier archive kept) is not requested again and again.
-                run_key=f"late:{integration.name}:{key}:{digest}",
-                tags={INTEGRATION_TAG: integration.name, PARTITION_TAG: key},
+                run_key=f"late:{integration_key(integration)}:{key}:{digest}",
+                tags={INTEGRATION_TAG: integration_key(integration), PARTITION_TAG: key},
             )
         )
     return requests

@@ -19,7 +19,6 @@ from prism_dagster.names import (
     SCHEDULE_TAG,
     SENSOR_TAG,
     SOURCE_FINGERPRINT_KEY,
-    archive_key,
     hour_text,
     partition_key,
 )
@@ -76,7 +75,9 @@ def launched_by(run: dg.DagsterRun | None) -> str:
         return f"schedule {tags[SCHEDULE_TAG]}"
     if SENSOR_TAG in tags:
         name = tags[SENSOR_TAG]
-        return _SENSORS.get(name, f"sensor {name}")
+        # A namespaced instance's sensors are ``NAMESPACE__prism_late_rows`` and so on.
+        plain = name.rpartition("__")[2]
+        return _SENSORS.get(plain, f"sensor {name}")
     if run.job_name == IMPLICIT_ASSET_JOB:
         return "UI Materialize (asset job)"
     return f"manual run of {run.job_name} (launchpad, CLI or API)"
@@ -107,12 +108,10 @@ def recorded(record: dg.EventLogRecord, key: str) -> str | None:
     return None if value is None or value.value in (None, "-") else str(value.value)
 
 
-def writes(instance: dg.DagsterInstance, integration: str, hour: datetime) -> list[Write]:
+def writes(instance: dg.DagsterInstance, asset: dg.AssetKey, hour: datetime) -> list[Write]:
     """Every materialization of the hour, oldest first, from the instance's event log."""
     out = []
-    for record in materializations(
-        instance, archive_key(integration), hour, limit=1000, oldest_first=True
-    ):
+    for record in materializations(instance, asset, hour, limit=1000, oldest_first=True):
         rows = recorded(record, "dagster/row_count")
         out.append(
             Write(
@@ -129,11 +128,13 @@ def writes(instance: dg.DagsterInstance, integration: str, hour: datetime) -> li
 def hour_lineage(
     instance: dg.DagsterInstance,
     archive: Archive,
+    asset: dg.AssetKey,
     hour: datetime,
     fingerprint_now: str | None,
     problems: list[str],
 ) -> HourLineage:
-    """The chain for one hour; ``problems`` are what the archive's verification found."""
+    """The chain for one hour of the archive ``asset``; ``problems`` are what the archive's
+    verification found."""
     manifest = archive.manifest(hour)
     objects = []
     if manifest is not None:
@@ -150,7 +151,7 @@ def hour_lineage(
         integration=archive.integration,
         hour=hour_text(hour),
         partition=partition_key(hour),
-        writes=writes(instance, archive.integration, hour),
+        writes=writes(instance, asset, hour),
         fingerprint_archived=archived_fingerprint(archive, hour) if manifest else None,
         fingerprint_now=fingerprint_now,
         manifest=archive.manifest_uri(hour),

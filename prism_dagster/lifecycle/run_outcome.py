@@ -18,16 +18,19 @@ from prism_dagster.names import (
     INTEGRATION_TAG,
     PARTITION_RANGE_END_TAG,
     PARTITION_TAG,
+    Named,
     archive_key,
+    integration_key,
     partition_hour,
 )
 
 
-def integrations_of(run: dg.DagsterRun, names: Sequence[str]) -> list[str]:
-    """The integrations (of ``names``) whose archive this run materialises."""
+def integrations_of(run: dg.DagsterRun, integrations: Sequence[Named]) -> list[str]:
+    """The status-store keys of the integrations whose archive this run materialises."""
     tagged = run.tags.get(INTEGRATION_TAG)
     selected = set(run.asset_selection or ())
-    return [n for n in names if n == tagged or archive_key(n) in selected]
+    keys = [(integration_key(i), archive_key(i)) for i in integrations]
+    return [key for key, asset in keys if key == tagged or asset in selected]
 
 
 def last_hour(run: dg.DagsterRun) -> datetime | None:
@@ -40,7 +43,7 @@ def record_outcome(
     store: StatusStore,
     instance: dg.DagsterInstance,
     run: dg.DagsterRun,
-    names: Sequence[str],
+    integrations: Sequence[Named],
     secrets: Sequence[str] = (),
     now: datetime | None = None,
     only_if_syncing: bool = False,
@@ -49,7 +52,7 @@ def record_outcome(
 
     ``only_if_syncing``: change only rows still showing this run as Syncing (recovery).
     """
-    concerned = integrations_of(run, names)
+    concerned = integrations_of(run, integrations)
     if not concerned:
         return []
     store.ensure(concerned)
