@@ -21,6 +21,7 @@ from prism_dagster.archive.schema import RECORD_COLUMNS
 from prism_dagster.config import parse_config
 from prism_dagster.definitions import build_definitions
 from prism_dagster.defs.assets import build_archive_asset
+from prism_dagster.defs.metadata import human_size
 from prism_dagster.defs.reconcile import build_archive_complete_check
 from prism_dagster.defs.resources import build_resources
 from prism_dagster.names import PARTITION_KEY_FORMAT as HOUR_KEY
@@ -123,33 +124,88 @@ def test_materialization_metadata_describes_the_hour(spool: Path, archive_root: 
         [event] = result.asset_materializations_for_node("prism__archive__prod")
         meta = {k: v.value for k, v in event.metadata.items()}
     manifest = json.loads(next(archive_root.rglob("_manifest.json")).read_text())
-    assert meta["rows"] == manifest["total_rows"] == meta["dagster/row_count"] > 0
+    assert manifest["total_rows"] == meta["dagster/row_count"] > 0
     objects = [r.data for r in meta["objects"].records]
     assert meta["files"] == len(manifest["files"]) == len(objects) - 1  # + the rejects file
     listed = [*manifest["files"], manifest["rejects"]]
-    assert [(o["rows"], o["bytes"], o["sha256"]) for o in objects] == [
-        (f["rows"], f["bytes"], f["sha256"]) for f in listed
+    assert [(o["object"], o["rows"], o["bytes"], o["sha256"]) for o in objects] == [
+        (f["name"], f["rows"], f["bytes"], f["sha256"][:12]) for f in listed
     ]
     assert [o["kind"] for o in objects] == ["records"] * meta["files"] + ["rejects"]
-    assert meta["compressed_bytes"] == sum(f["bytes"] for f in manifest["files"])
-    assert meta["uncompressed_bytes"] == sum(f["uncompressed_bytes"] for f in manifest["files"])
-    size = meta["compressed_bytes"]  # beside the exact integer, as people read it
+    size = sum(f["bytes"] for f in manifest["files"])  # as people read it
     assert meta["compressed_size"] == (f"{size} B" if size < 1024 else f"{size / 1024:.1f} KiB")
+    unpacked = sum(f["uncompressed_bytes"] for f in manifest["files"])
+    assert meta["uncompressed_size"] == human_size(unpacked)
     assert meta["cost_currency"] == "USD"
     assert meta["rejected_rows"] == manifest["rejected_rows"] == 2
-    assert meta["source_lines"] == manifest["source_lines"] == meta["rows"] + 2
+    assert meta["source_lines"] == manifest["source_lines"] == meta["dagster/row_count"] + 2
     lines = [x for f in archive_root.rglob("batch_*") for x in read_archive_lines(f.parent)[f.name]]
-    assert meta["total_cost"] == pytest.approx(sum(x["cost"] for x in lines))
+    assert meta["total_cost"] == round(sum(x["cost"] for x in lines), 9)  # no float noise
     assert meta["error_count"] == sum(x["is_error"] for x in lines)
     assert meta["hour"] == "2026-03-31T22:00Z" and meta["outcome"] == "archived"
     assert meta["window"] == "2026-03-31T22:00Z .. 2026-03-31T23:00Z"
-    assert objects[0]["uri"].startswith("file://") and "hour=22/batch_" in objects[0]["uri"]
+    assert objects[0]["object"].startswith("batch_")
     assert meta["source_fingerprint"] == manifest["source_fingerprint"]
     assert event.tags["dagster/data_version"] == manifest["source_fingerprint"]  # one hour
     assert "replaces_run" not in meta  # the hour's first materialization
     manifest_path = next(archive_root.rglob("_manifest.json"))
-    assert unquote(meta["manifest"]) == unquote(manifest_path.as_uri())
+    assert meta["manifest"] == str(manifest_path)  # a path to copy: browsers follow no file://
     assert unquote(meta["dagster/uri"]) == unquote(manifest_path.parent.as_uri())
+
+
+HOUR_KEYS = [
+    "hour",
+    "outcome",
+    "dagster/row_count",
+    "files",
+    "compressed_size",
+    "uncompressed_size",
+    "total_cost",
+    "cost_currency",
+    "error_count",
+    "rejected_rows",
+    "source_lines",
+    "objects",
+    "manifest",
+    "dagster/uri",
+    "source_fingerprint",
+]
+RUN_KEYS = ["stale_files_removed", "unfinished_uploads_removed"]
+WINDOW_KEYS = ["window", "window_hours", "window_rows", "window_files", "window_compressed_size"]
+
+
+def test_an_hours_page_leads_with_its_own_figures_each_once(spool: Path, archive_root: Path):
+    # Traffic in 22:00 only: 23:00 is quiet; no file is ignored or unreadable.
+    simulate(spool, START, hour("2026-03-31T23"), rate=300, seed=21)
+    with dg.instance_for_test() as instance:
+        result = _run(_config(spool, archive_root), instance, START, hour("2026-03-31T23"))
+        events = result.asset_materializations_for_node("prism__archive__prod")
+    window = [*WINDOW_KEYS, "window_empty_hours", "destination", "dagster/column_lineage"]
+    for event in events:  # the busy hour and the quiet one: the same keys, in this order
+        assert list(event.metadata) == [*HOUR_KEYS, *RUN_KEYS, *window], event.partition
+        assert [] not in [v.value for v in event.metadata.values()]  # no empty list shown
+
+
+def test_a_kept_hour_shows_the_same_keys_and_totals_as_its_first_archive(
+    spool: Path, archive_root: Path
+) -> None:
+    simulate(spool, START, hour("2026-03-31T23"), rate=300, seed=21)
+    with dg.instance_for_test() as instance:
+        [first] = _run(
+            _config(spool, archive_root), instance, START
+        ).asset_materializations_for_node("prism__archive__prod")
+        for path in spool.rglob("*.ndjson*"):
+            path.unlink()  # the source now returns nothing for the hour: the archive is kept
+        [again] = _run(
+            _config(spool, archive_root), instance, START
+        ).asset_materializations_for_node("prism__archive__prod")
+    before = {k: v.value for k, v in first.metadata.items()}
+    after = {k: v.value for k, v in again.metadata.items()}
+    assert after["outcome"].startswith("the source returned nothing")
+    assert list(after) == [*HOUR_KEYS, "replaces_run", "source_change", *RUN_KEYS, *WINDOW_KEYS, "window_kept_hours",
+                           "destination", "dagster/column_lineage"]  # fmt: skip
+    for key in ("total_cost", "cost_currency", "error_count", "dagster/row_count"):
+        assert after[key] == before[key], key
 
 
 def test_quiet_hour_is_archived_as_zero_rows_and_says_so(spool: Path, archive_root: Path) -> None:
@@ -157,12 +213,12 @@ def test_quiet_hour_is_archived_as_zero_rows_and_says_so(spool: Path, archive_ro
         result = _run(_config(spool, archive_root), instance, START)
         [event] = result.asset_materializations_for_node("prism__archive__prod")
     meta = {k: v.value for k, v in event.metadata.items()}
-    assert (meta["rows"], meta["files"], meta["total_cost"]) == (0, 0, 0.0)
+    assert (meta["dagster/row_count"], meta["files"], meta["total_cost"]) == (0, 0, 0.0)
     assert meta["objects"].records == []
     assert meta["outcome"].startswith("no traffic")
     assert meta["window_empty_hours"] == ["2026-03-31T22:00Z"]  # the one hour format
     [manifest] = [p for p in archive_root.rglob("*") if p.is_file()]
-    assert unquote(meta["manifest"]) == unquote(manifest.as_uri())
+    assert meta["manifest"] == str(manifest)
     assert json.loads(manifest.read_text())["total_rows"] == 0
 
 
@@ -184,18 +240,19 @@ def test_each_hour_of_a_multi_hour_run_shows_its_own_figures(
     for key, meta in by_hour.items():
         folder = f"{key[8:10]}/hour={key[11:13]}"
         manifest = manifests[folder]
-        assert meta["rows"] == meta["dagster/row_count"] == manifest["total_rows"], key
-        uris = [r.data["uri"] for r in meta["objects"].records]
-        assert meta["files"] == len(manifest["files"]) == len(uris), key
-        assert meta["compressed_bytes"] == sum(f["bytes"] for f in manifest["files"]), key
-        assert all(f"hour={key[11:13]}/" in uri for uri in uris), key
+        assert meta["dagster/row_count"] == manifest["total_rows"], key
+        names = [r.data["object"] for r in meta["objects"].records]
+        assert meta["files"] == len(manifest["files"]) == len(names), key
+        assert names == [f["name"] for f in manifest["files"]], key
+        assert meta["compressed_size"] == human_size(sum(f["bytes"] for f in manifest["files"]))
         assert meta["source_fingerprint"] == manifest["source_fingerprint"], key
-        assert unquote(meta["manifest"]).endswith(f"{folder}/_manifest.json"), key
+        assert meta["manifest"].endswith(f"{folder}/_manifest.json"), key
         # The window's totals are named as such, and equal on every hour.
         assert meta["window_rows"] == sum(m["total_rows"] for m in manifests.values())
-    assert by_hour["2026-03-31-23:00"]["rows"] == 0
-    assert by_hour["2026-03-31-22:00"]["rows"] != by_hour["2026-04-01-00:00"]["rows"]
-    assert by_hour["2026-03-31-22:00"]["rows"] > 0 and by_hour["2026-04-01-00:00"]["rows"] > 0
+    rows = {key: meta["dagster/row_count"] for key, meta in by_hour.items()}
+    assert rows["2026-03-31-23:00"] == 0
+    assert rows["2026-03-31-22:00"] != rows["2026-04-01-00:00"]
+    assert rows["2026-03-31-22:00"] > 0 and rows["2026-04-01-00:00"] > 0
 
 
 def test_one_run_over_many_hours_equals_hour_by_hour_runs(spool: Path, tmp_path: Path) -> None:
@@ -305,7 +362,7 @@ def test_paths_not_read_are_named_in_the_run_metadata(spool: Path, archive_root:
     assert meta["ignored_files"] == ["notes.txt"]
     [unreadable] = meta["unreadable_paths"]
     assert unreadable.startswith(f"{spool / 'gone.ndjson'}: ")
-    assert meta["rows"] == 1
+    assert meta["dagster/row_count"] == 1
     manifest = json.loads(next(archive_root.rglob("_manifest.json")).read_text())
     assert meta["source_lines"] == manifest["source_lines"] == 1 + manifest["rejected_rows"]
 

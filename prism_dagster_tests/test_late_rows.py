@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -62,3 +63,35 @@ def test_a_file_turned_unreadable_does_not_rearchive_its_hours(spool, tmp_path, 
         write_spool(path, [gateway_row("a", "2026-04-01T01:10:00Z")])  # readable again
         [request] = daemon.sensor("prism_late_rows").run_requests  # b is late: now it goes
     assert request.tags["dagster/partition"] == "2026-04-01-01:00"
+
+
+def test_a_broken_destination_skips_the_tick_with_a_reason(spool, tmp_path, monkeypatch):
+    simulate(spool, hour("2026-04-01T00"), hour("2026-04-01T02"), rate=30, seed=5)
+    with dg.instance_for_test() as instance:
+        daemon = _archived(_raw(spool, tmp_path, since="2026-04-01T00"), instance, monkeypatch)
+        archive = tmp_path / "archive"
+        shutil.rmtree(archive)
+        archive.write_text("not a folder")  # the archive folder replaced by a file
+        result = daemon.sensor("prism_late_rows")  # the tick itself must not fail
+    assert result.run_requests == []
+    reason = result.skip_reason.skip_message
+    assert reason.startswith("prod: could not compare with the archive: "), reason
+    assert "not a directory" in reason and "\n" not in reason
+
+
+def test_a_busy_changed_hour_is_said_to_be_busy_not_unchanged(spool, tmp_path, monkeypatch):
+    simulate(spool, hour("2026-04-01T00"), hour("2026-04-01T02"), rate=30, seed=5)
+    with dg.instance_for_test() as instance:
+        daemon = _archived(_raw(spool, tmp_path, since="2026-04-01T00"), instance, monkeypatch)
+        write_spool(spool / "late.ndjson", [gateway_row("late", "2026-04-01T01:30:00Z")])
+        job = daemon.defs.resolve_job_def("archive_prod")
+        instance.create_run_for_job(
+            job_def=job,
+            tags={"dagster/partition": "2026-04-01-01:00"},
+            status=dg.DagsterRunStatus.STARTED,
+        )
+        result = daemon.sensor("prism_late_rows")
+    assert result.run_requests == []
+    assert result.skip_reason.skip_message == (
+        "prod: 2026-04-01T01:00Z being written by a run now; looked at again at the next tick"
+    )

@@ -93,7 +93,7 @@ def _verify(
     for name in NAMES:
         events = topology.dev.materializations(archive_key(name).path, KEYS)
         assert Counter(e["partition"] for e in events) == Counter(KEYS), name
-        assert {e["partition"]: e["metadata"]["rows"] for e in events} == rows, name
+        assert {e["partition"]: e["metadata"]["dagster/row_count"] for e in events} == rows, name
         archive = live_archive(find_integration(prism, name))
         assert {partition_key(h): archive.read_hour(h).height for h in HOURS} == rows, name
     # No run ever exceeded the source pool: step start/end times from the event log.

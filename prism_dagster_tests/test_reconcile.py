@@ -195,10 +195,23 @@ def test_an_hour_never_archived_is_an_error(spool: Path, archive_root: Path) -> 
     assert "not archived: no manifest and no objects" in (evaluation.description or "")
 
 
-def test_a_run_naming_no_hours_fails_saying_so(spool: Path, archive_root: Path) -> None:
+def test_execute_all_with_nothing_archived_succeeds_saying_so(spool: Path, archive_root: Path):
     # What the Checks tab's "Execute all" launches: every check, no partition.
     with dg.instance_for_test() as instance:
         result = _execute(_config(spool, archive_root), instance, archive=False, tags={})
-    assert not result.success and not result.get_asset_check_evaluations()
-    [failure] = [e for e in result.all_events if e.is_step_failure]
-    assert "this run names none, so nothing was checked" in str(failure.step_failure_data.error)
+        logs = [e.message for e in instance.all_logs(result.run_id)]
+    assert result.success and not result.get_asset_check_evaluations()
+    assert f"{ARCHIVE_COMPLETE_CHECK}: no hour is archived yet" in logs
+
+
+def test_execute_all_judges_the_latest_archived_hour(spool: Path, archive_root: Path) -> None:
+    simulate(spool, H22, H01, rate=100, seed=3)
+    config = _config(spool, archive_root)
+    with dg.instance_for_test() as instance:
+        tags = {"dagster/asset_partition_range_start": "2026-03-31-22:00"}
+        tags["dagster/asset_partition_range_end"] = "2026-04-01-00:00"
+        assert _execute(config, instance, archive=True, tags=tags).success
+        result = _execute(config, instance, archive=False, tags={})
+    assert result.success
+    [evaluation] = result.get_asset_check_evaluations()
+    assert (evaluation.partition, evaluation.passed) == ("2026-04-01-00:00", True)

@@ -74,7 +74,6 @@ def test_asset_page_shows_the_hours_rows_and_the_error(spool: Path, tmp_path: Pa
             with evidence(page, shots, "prod-hour-20"):
                 page.goto(dev.url + HOUR_PAGE.format(name="prod"))
                 expect(_metadata(page, "hour")).to_have_text("2026-03-31T20:00Z")
-                expect(_metadata(page, "rows")).to_have_text(rows)
                 expect(_metadata(page, "dagster/row_count")).to_have_text(rows)
 
             with evidence(page, shots, "broken-error"):  # on failure, named in the report

@@ -120,21 +120,21 @@ def build_archive_asset(
             policy = integration.fields.policy()
             with reported_as_failure(), logged_to(context.log):
                 window = _archive_window(context, log_source, policy)
-            return dg.Output(
-                ArchiveOutput(
-                    window,
-                    report_hour=lambda key, meta: context.add_asset_metadata(
-                        meta, partition_key=key
-                    ),
-                    run_finished=_finished_on(context.instance),
-                    previous=_previous_on(context.instance, context.asset_key),
-                ),
-                # One hour: the source's fingerprint is the hour's data version. A run of many
-                # hours has one data version for all of them in Dagster, so each hour's own
-                # fingerprint is then in its metadata only (source_fingerprint).
-                data_version=dg.DataVersion(window.first.fingerprint) if window.first else None,
-                metadata={"dagster/column_lineage": record_column_lineage(policy, source_key)},
+            output = ArchiveOutput(
+                window,
+                report_hour=lambda key, meta: context.add_asset_metadata(meta, partition_key=key),
+                run_finished=_finished_on(context.instance),
+                previous=_previous_on(context.instance, context.asset_key),
+                run_metadata={"dagster/column_lineage": record_column_lineage(policy, source_key)},
             )
+            # One hour: the source's fingerprint is the hour's data version. A run of many
+            # hours has one data version for all of them in Dagster, so each hour's own
+            # fingerprint is then in its metadata only (source_fingerprint). The parameter is
+            # Dagster beta: its notice in every run's stderr is not the operator's to act on.
+            version = dg.DataVersion(window.first.fingerprint) if window.first else None
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", category=dg.BetaWarning)
+                return dg.Output(output, data_version=version)
 
     return archive
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import dagster as dg
@@ -63,6 +63,8 @@ class ArchiveOutput:
     run_finished: Callable[[str], bool] | None = None
     #: The hour's materialization before this run, by partition key (provenance).
     previous: Callable[[str], Previous | None] | None = None
+    #: What every hour of the run shows last, after its own figures and the window's.
+    run_metadata: Mapping[str, Any] = field(default_factory=dict)
 
 
 class _SaidOnce:
@@ -133,9 +135,14 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
                 before = obj.previous(key) if obj.previous is not None else None
                 obj.report_hour(key, hour_metadata(result, batch.records, archive, before))
             results.append(result)
-        context.add_output_metadata(
-            window_metadata(obj.window, results, archive, said.ignored, said.unreadable)
-        )
+        # The window's totals follow each hour's own figures (not the output's metadata, which
+        # Dagster would show first), so an hour's page leads with the hour.
+        window = window_metadata(obj.window, results, archive, said.ignored, said.unreadable)
+        if obj.report_hour is not None:
+            for result in results:
+                obj.report_hour(partition_key(result.hour), {**window, **obj.run_metadata})
+        else:
+            context.add_output_metadata({**window, **obj.run_metadata})
         if busy:
             hours = [label for exc in busy for label in exc.hours]
             raise HourBusyError(

@@ -9,14 +9,16 @@ import dagster as dg
 
 from prism_dagster import clock
 from prism_dagster.archive.archive import Archive
-from prism_dagster.config import PrismConfig
+from prism_dagster.config import PrismConfig, secret_env_values
 from prism_dagster.defs.resources import StatusStoreResource
+from prism_dagster.errors import PrismError, redact
 from prism_dagster.lifecycle.late_rows import changed_hours
 from prism_dagster.lifecycle.status import Status
 from prism_dagster.names import (
     LATE_ROWS_SENSOR,
     AssetJob,
     destination_key,
+    hour_text,
     integration_key,
     sensor_name,
     source_resource_key,
@@ -53,6 +55,7 @@ def build_late_rows_sensor(config: PrismConfig, jobs: Sequence[AssetJob]) -> dg.
         status: StatusStoreResource = getattr(resources, status_key)
         store = status.store()
         requests: list[dg.RunRequest] = []
+        said: list[str] = []
         for integration in config.integrations:
             state = store.get(integration_key(integration))
             if state is not None and state.status in (Status.PAUSED, Status.ERROR):
@@ -60,10 +63,24 @@ def build_late_rows_sensor(config: PrismConfig, jobs: Sequence[AssetJob]) -> dg.
             destination = getattr(resources, destination_key(integration))
             archive = Archive(integration.name, destination, integration.prefix)
             lookback = timedelta(hours=settings.lookback_hours)
-            requests += changed_hours(
-                context.instance, integration, archive, source, lookback, clock.utc_now()
-            )
-        skip = None if requests else "no archived hour changed in the source"
+            try:
+                found, busy = changed_hours(
+                    context.instance, integration, archive, source, lookback, clock.utc_now()
+                )
+            except (PrismError, OSError) as exc:
+                # A destination or source that cannot be read is the runs' to report (and the
+                # status's); the tick skips with the reason and never fails.
+                reason = redact(str(exc).strip().splitlines()[0], secret_env_values(config))
+                said.append(f"{integration.name}: could not compare with the archive: {reason}")
+                continue
+            requests += found
+            if busy:
+                shown = ", ".join(hour_text(h) for h in busy[:5])
+                said.append(
+                    f"{integration.name}: {shown} being written by a run now; "
+                    "looked at again at the next tick"
+                )
+        skip = None if requests else "; ".join(said) or "no archived hour changed in the source"
         return dg.SensorResult(run_requests=requests, skip_reason=skip)
 
     return late_rows

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 
 import dagster as dg
 
@@ -72,32 +74,43 @@ class Previous:
 
 _OBJECTS = dg.TableSchema(
     columns=[
-        dg.TableColumn("uri", "string"),
+        dg.TableColumn("object", "string", description="file name in the hour's folder"),
         dg.TableColumn("kind", "string", description="records, or rejected source lines"),
         dg.TableColumn("rows", "int"),
         dg.TableColumn("bytes", "int"),
-        dg.TableColumn("sha256", "string"),
+        dg.TableColumn("sha256", "string", description="its first 12 hex digits"),
     ]
 )
+#: Sums of costs are shown to this many decimals: beyond any price's precision, short of the
+#: float noise a sum adds (0.5027210000000001).
+COST_DECIMALS = 9
 
 
-def _objects(result: HourResult, archive: Archive) -> dg.TableMetadataValue:
-    """The hour's objects as the manifest lists them: URI, rows, bytes, SHA-256."""
+def _objects(result: HourResult) -> dg.TableMetadataValue:
+    """The hour's objects as the manifest lists them, narrow enough for the UI: the folder is
+    ``dagster/uri``, full checksums are in the manifest."""
     m = result.manifest
     entries = [("rejects" if f is m.rejects else "records", f) for f in m.entries]
     records = [
         dg.TableRecord(
             {
-                "uri": archive.file_uri(result.hour, f.name),
+                "object": f.name,
                 "kind": kind,
                 "rows": f.rows,
                 "bytes": f.bytes,
-                "sha256": f.sha256,
+                "sha256": f.sha256[:12],
             }
         )
         for kind, f in entries[:MAX_LISTED]
     ]
     return dg.MetadataValue.table(records, schema=_OBJECTS)
+
+
+def place(uri: str) -> dg.MetadataValue:
+    """Where an object is, as the UI can show it: a browser does not follow ``file://`` (or
+    ``s3://``) links from a web page, so a path to copy, the local one for a local folder."""
+    parts = urlsplit(uri)
+    return dg.MetadataValue.path(url2pathname(parts.path) if parts.scheme == "file" else uri)
 
 
 def _provenance(result: HourResult, previous: Previous | None) -> dict[str, Any]:
@@ -111,38 +124,49 @@ def _provenance(result: HourResult, previous: Previous | None) -> dict[str, Any]
     return meta
 
 
+def _totals(result: HourResult, records: HourRecords, archive: Archive) -> tuple[float, int]:
+    """The hour's cost and errors: of the rows written, or of the archive a kept hour kept."""
+    if not result.kept:
+        return records.totals()
+    # The source returned nothing and the earlier archive stayed: its rows were not read in
+    # this run, so the figures come from the archive itself, as its first archive showed them.
+    frame = archive.read_hour(result.hour)
+    cost = float(frame.get_column("cost").sum() or 0.0) if "cost" in frame.columns else 0.0
+    errors = int(frame.get_column("is_error").sum() or 0) if "is_error" in frame.columns else 0
+    return cost, errors
+
+
 def hour_metadata(
     result: HourResult, records: HourRecords, archive: Archive, previous: Previous | None = None
 ) -> dict[str, Any]:
-    """One hour's own figures, read from its manifest (what the archive now holds)."""
+    """One hour's own figures, read from its manifest (what the archive now holds); every
+    hour carries the same keys, each once, its own first."""
     m = result.manifest
-    size = sum(f.bytes for f in m.files)
+    cost, errors = _totals(result, records, archive)
     meta: dict[str, Any] = {
         "hour": hour_text(result.hour),
         "outcome": outcome(result),
         "dagster/row_count": m.total_rows,
-        "rows": m.total_rows,
         "files": len(m.files),
-        "compressed_bytes": size,
-        "compressed_size": human_size(size),
-        "uncompressed_bytes": sum(f.uncompressed_bytes for f in m.files),
+        "compressed_size": human_size(sum(f.bytes for f in m.files)),
+        "uncompressed_size": human_size(sum(f.uncompressed_bytes for f in m.files)),
+    }
+    # A field the archive leaves out is not shown summed either.
+    if "cost" not in m.excluded_fields:
+        meta["total_cost"], meta["cost_currency"] = round(cost, COST_DECIMALS), COST_CURRENCY
+    if "is_error" not in m.excluded_fields:
+        meta["error_count"] = errors
+    meta |= {
         "rejected_rows": m.rejected_rows,
         "source_lines": m.source_lines,
-        "manifest": dg.MetadataValue.url(archive.manifest_uri(result.hour)),
+        "objects": _objects(result),
+        "manifest": place(archive.manifest_uri(result.hour)),
         "dagster/uri": archive.hour_uri(result.hour),
-        "objects": _objects(result, archive),
+        **_provenance(result, previous),
         "stale_files_removed": len(result.removed),
         # Left by a writer that crashed mid-upload (temp files, S3 multipart uploads).
         "unfinished_uploads_removed": len(result.cleaned),
-        **_provenance(result, previous),
     }
-    if not result.kept:  # a kept hour's rows were not read in this run: no cost to sum
-        cost, errors = records.totals()
-        # A field the archive leaves out is not shown summed either.
-        if "cost" not in m.excluded_fields:
-            meta["total_cost"], meta["cost_currency"] = cost, COST_CURRENCY
-        if "is_error" not in m.excluded_fields:
-            meta["error_count"] = errors
     if m.excluded_fields or m.hashed_fields:  # the fields policy the hour was written under
         meta["excluded_fields"] = dg.MetadataValue.json(m.excluded_fields)
         meta["hashed_fields"] = dg.MetadataValue.json(m.hashed_fields)
@@ -161,16 +185,21 @@ def window_metadata(
     size = sum(f.bytes for f in files)
     empty = [hour_text(r.hour) for r in results if outcome(r) == NO_TRAFFIC]
     kept = [hour_text(r.hour) for r in results if outcome(r) == KEPT]
-    return {
+    meta: dict[str, Any] = {
         "window": f"{hour_text(window.start)} .. {hour_text(window.end)}",
         "window_hours": len(results),
         "window_rows": sum(r.manifest.total_rows for r in results),
         "window_files": len(files),
         "window_compressed_size": human_size(size),
-        "window_empty_hours": dg.MetadataValue.json(empty[:MAX_LISTED]),
-        "window_kept_hours": dg.MetadataValue.json(kept[:MAX_LISTED]),
-        # Paths the source could not read (their rows' hours are unknown) or does not read.
-        "unreadable_paths": dg.MetadataValue.json(list(unreadable[:MAX_LISTED])),
-        "ignored_files": dg.MetadataValue.json(list(ignored[:MAX_LISTED])),
-        "destination": archive.prefix_uri(),
     }
+    # Lists only when they hold something: an empty [] on every hour is noise.
+    listed = {
+        "window_empty_hours": empty,
+        "window_kept_hours": kept,
+        # Paths the source could not read (their rows' hours are unknown) or does not read.
+        "unreadable_paths": list(unreadable),
+        "ignored_files": list(ignored),
+    }
+    meta |= {k: dg.MetadataValue.json(v[:MAX_LISTED]) for k, v in listed.items() if v}
+    meta["destination"] = archive.prefix_uri()
+    return meta

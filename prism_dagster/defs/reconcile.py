@@ -20,6 +20,7 @@ from prism_dagster.archive.archive import Archive
 from prism_dagster.archive.verify import HourReport, Severity, verify_hour
 from prism_dagster.config import Integration
 from prism_dagster.defs.failures import reported_as_failure
+from prism_dagster.defs.metadata import place
 from prism_dagster.errors import PrismError
 from prism_dagster.lifecycle.lineage import materializations, recorded
 from prism_dagster.names import (
@@ -30,6 +31,7 @@ from prism_dagster.names import (
     destination_pool,
     hour_text,
     hourly_partitions,
+    partition_hour,
     partition_key,
     source_resource_key,
 )
@@ -74,25 +76,28 @@ def build_archive_complete_check(
         def archive_complete(
             context: dg.AssetCheckExecutionContext,
         ) -> Iterator[dg.AssetCheckEvaluation | dg.Output]:
-            if not (context.has_partition_key or context.has_partition_key_range):
-                # The Checks tab's "Execute all" launches every check without partitions.
-                raise dg.Failure(
-                    description=f"{ARCHIVE_COMPLETE_CHECK} proves hours, and this run names "
-                    "none, so nothing was checked. Materialize the hours (the asset's "
-                    "Materialize or a backfill): each hour is checked in the same run."
-                )
             archive = Archive(integration.name, getattr(context.resources, key), integration.prefix)
             source: LogSource = getattr(context.resources, source_resource)
-            window = context.partition_time_window
+            if context.has_partition_key or context.has_partition_key_range:
+                window = context.partition_time_window
+                first, end = window.start, window.end
+            else:
+                # The Checks tab's "Execute all" names no hour: judge the newest archived one.
+                latest = _latest_archived(context.instance, asset)
+                if latest is None:
+                    context.log.info(f"{ARCHIVE_COMPLETE_CHECK}: no hour is archived yet")
+                    yield dg.Output(None)
+                    return
+                first, end = latest, latest + layout.ONE_HOUR
             with reported_as_failure():
-                for start, end in _chunks(window.start, window.end, hours_per_read):
-                    hours = list(layout.hours_between(start, end))
+                for start, stop in _chunks(first, end, hours_per_read):
+                    hours = list(layout.hours_between(start, stop))
                     checked = {h: _latest(context.instance, asset, h) for h in hours}
                     # An hour this run just wrote was fingerprinted moments ago, from the rows
                     # it archived: the source is read again only for hours written earlier.
                     now = {h: r.fingerprint for h, r in checked.items() if r and r.ours(context)}
                     if len(now) < len(hours):
-                        now = {**_fingerprints(context, source, start, end), **now}
+                        now = {**_fingerprints(context, source, start, stop), **now}
                     for hour in hours:
                         report = verify_hour(archive, hour, now.get(hour))
                         context.log.info(report.summary().replace("\n", " "))
@@ -101,6 +106,12 @@ def build_archive_complete_check(
             yield dg.Output(None)
 
     return archive_complete
+
+
+def _latest_archived(instance: dg.DagsterInstance, asset: dg.AssetKey) -> datetime | None:
+    """The newest hour with a materialization, if any."""
+    done = instance.get_materialized_partitions(asset)
+    return max((partition_hour(k) for k in done), default=None)
 
 
 def _chunks(start: datetime, end: datetime, hours: int) -> Iterator[tuple[datetime, datetime]]:
@@ -137,7 +148,7 @@ def _evaluation(
         description=report.summary(),
         metadata={
             "hour": hour_text(report.hour),
-            "manifest": dg.MetadataValue.url(report.manifest_uri),
+            "manifest": place(report.manifest_uri),
             "objects_checked": report.objects_checked,
             "rows": report.rows,
             "rejected_rows": report.rejected_rows,

@@ -41,17 +41,20 @@ def changed_hours(
     source: LogSource,
     lookback: timedelta,
     now: datetime,
-) -> list[dg.RunRequest]:
-    """A run request for each archived hour in the look-back whose source has changed."""
+) -> tuple[list[dg.RunRequest], list[datetime]]:
+    """A run request for each archived hour in the look-back whose source has changed, and
+    the archived hours left alone because a run is writing them now (looked at next tick)."""
     end = closed_until(integration, now)
     start = max(integration.first_hour, layout.as_utc_hour(end - lookback))
     done = instance.get_materialized_partitions(archive_key(integration))
     # An hour a run is writing now is that run's: comparing it mid-write would request a
     # second, concurrent writer of the same hour.
     busy = busy_hours(instance, integration, now)
-    hours = [h for h in layout.hours_between(start, end) if partition_key(h) in done - busy]
+    recent = [h for h in layout.hours_between(start, end) if partition_key(h) in done]
+    hours = [h for h in recent if partition_key(h) not in busy]
+    left = [h for h in recent if partition_key(h) in busy]
     if not hours:
-        return []
+        return [], left
     now_prints = source.fingerprints(hours[0], hours[-1] + layout.ONE_HOUR)
     requests = []
     for hour in hours:
@@ -71,4 +74,4 @@ def changed_hours(
                 tags={INTEGRATION_TAG: integration_key(integration), PARTITION_TAG: key},
             )
         )
-    return requests
+    return requests, left

@@ -58,6 +58,7 @@ query Materializations($key: AssetKeyInput!, $partitions: [String!]) {
           ... on IntMetadataEntry { intValue }
           ... on TextMetadataEntry { text }
           ... on UrlMetadataEntry { url }
+          ... on PathMetadataEntry { path }
           ... on FloatMetadataEntry { floatValue }
           ... on TableColumnLineageMetadataEntry {
             lineage { columnName columnDeps { assetKey { path } columnName } }
@@ -82,6 +83,7 @@ query HourLineage($key: AssetKeyInput!, $hour: String!) {
           ... on TextMetadataEntry { text }
           ... on IntMetadataEntry { intValue }
           ... on UrlMetadataEntry { url }
+          ... on PathMetadataEntry { path }
         }
       }
     }
