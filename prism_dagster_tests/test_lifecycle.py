@@ -45,6 +45,14 @@ def _ranges(requests: list[dg.RunRequest]) -> list[tuple[str, str]]:
     ]
 
 
+def _pending(daemon: Daemon) -> int:
+    """``pending_hours`` as the integration's observation shows it in the UI right now."""
+    [observation] = [
+        e for e in daemon.sensor("prism_status").asset_events if isinstance(e, dg.AssetObservation)
+    ]
+    return observation.metadata["pending_hours"].value
+
+
 def test_missing_bucket_goes_to_error_then_recovers_and_catches_up(
     spool, tmp_path, moto, monkeypatch
 ) -> None:
@@ -58,7 +66,7 @@ def test_missing_bucket_goes_to_error_then_recovers_and_catches_up(
         daemon = Daemon(raw, instance, monkeypatch, NOW)
         requests = daemon.schedule()
         assert _ranges(requests) == [("2026-03-31-20:00", "2026-04-01-01:00")]  # six hours, one run
-        assert daemon.store.get("prod").pending_hours == 6
+        assert _pending(daemon) == 6
         assert not daemon.launch(requests[0]).success
         state = daemon.store.get("prod")
         assert state.status is Status.ERROR and state.error_cause == "bucket or container missing"
@@ -262,7 +270,7 @@ def test_status_is_observed_on_the_asset_once_per_change(spool, tmp_path, monkey
         assert isinstance(event, dg.AssetObservation) and check.check_name == "integration_status"
         assert event.asset_key == check.asset_key == dg.AssetKey(["prism", "archive", "prod"])
         assert event.metadata["status"].value == "Active" and check.passed
-        assert event.metadata["pending_hours"] == dg.MetadataValue.null()  # unknown, not -1
+        assert event.metadata["pending_hours"].value == 6  # 20:00 to 01:00, none archived
         assert daemon.sensor("prism_status", cursor=first.cursor).asset_events == []
         daemon.store.set_paused("prod", True)
         [changed, _] = daemon.sensor("prism_status", cursor=first.cursor).asset_events
@@ -481,9 +489,10 @@ def test_error_retry_reruns_a_failed_hour_outside_the_history(spool, tmp_path, m
         assert not daemon.materialize_from_ui("2026-03-31-20:00", "prod").success
         daemon = Daemon(fixed, instance, monkeypatch, NOW + timedelta(minutes=6))
         [request] = daemon.sensor("prism_error_retry").run_requests
-        assert daemon.store.get("prod").pending_hours == 1  # as the partition grid shows
+        assert _pending(daemon) == 1  # as the partition grid shows: Failed (1)
         assert _ranges([request]) == [("2026-03-31-20:00", "2026-03-31-20:00")]
         assert daemon.launch(request).success
+        assert _pending(daemon) == 0  # at once, not at the next schedule tick
         state = daemon.store.get("prod")
     assert state.status is Status.ACTIVE and state.last_archived_hour == SINCE
     assert state.next_retry_at is None

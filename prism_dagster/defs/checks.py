@@ -2,10 +2,12 @@
 
 import dagster as dg
 
+from prism_dagster import clock
 from prism_dagster.archive.archive import Archive
 from prism_dagster.config import Integration
 from prism_dagster.defs.resources import StatusStoreResource
 from prism_dagster.defs.sensors import status_evaluation
+from prism_dagster.lifecycle.catchup import pending_hours
 from prism_dagster.lifecycle.validate import Outcome, validate_destination
 from prism_dagster.names import (
     DESTINATION_CHECK,
@@ -67,7 +69,8 @@ def build_status_check(integration: Integration) -> dg.AssetChecksDefinition:
         store.ensure([integration_key(integration)])
         state = store.get(integration_key(integration))
         assert state is not None  # ensure() just added it
-        evaluation = status_evaluation(integration, state)
+        due = pending_hours(context.instance, integration, state.added_at, clock.utc_now())
+        evaluation = status_evaluation(integration, state, len(due))
         return dg.AssetCheckResult(
             passed=evaluation.passed,
             severity=evaluation.severity,

@@ -12,7 +12,7 @@ from prism_dagster import clock
 from prism_dagster.config import Integration, PrismConfig, secret_env_values
 from prism_dagster.defs.resources import StatusStoreResource
 from prism_dagster.errors import FailureCause
-from prism_dagster.lifecycle.catchup import STALE_RUN_AFTER, tick
+from prism_dagster.lifecycle.catchup import STALE_RUN_AFTER, pending_hours, tick
 from prism_dagster.lifecycle.run_outcome import record_outcome
 from prism_dagster.lifecycle.status import IntegrationState, Status, StatusStore
 from prism_dagster.names import (
@@ -132,14 +132,15 @@ def build_sensors(config: PrismConfig, jobs: Jobs) -> list[dg.SensorDefinition]:
             if state.name not in by_key:
                 continue
             integration = by_key[state.name]
-            shown = observation_metadata(state)
+            pending = len(pending_hours(context.instance, integration, state.added_at, now))
+            shown = observation_metadata(state, pending)
             fingerprint = json.dumps(shown, sort_keys=True, default=str)
             if seen.get(state.name) != fingerprint:
                 seen[state.name] = fingerprint
                 events.append(
                     dg.AssetObservation(asset_key=archive_key(integration), metadata=shown)
                 )
-                events.append(status_evaluation(integration, state))
+                events.append(status_evaluation(integration, state, pending))
         return dg.SensorResult(asset_events=events, cursor=json.dumps(seen, sort_keys=True))
 
     return [run_started, run_succeeded, run_failed, error_retry, status]
@@ -175,8 +176,9 @@ def recover_stale_syncing(
     store.mark_error(state.name, state.run_id, category, message, now, only_if_syncing=True)
 
 
-def observation_metadata(state: IntegrationState) -> dict[str, str | int]:
-    """What the UI shows of an integration's status."""
+def observation_metadata(state: IntegrationState, pending: int) -> dict[str, str | int]:
+    """What the UI shows of an integration's status; ``pending``: closed hours not archived
+    (``lifecycle.catchup.pending_hours``, read from Dagster when shown)."""
 
     def when(value: datetime | None) -> str:
         return hour_text(value) if value else "-"
@@ -189,12 +191,13 @@ def observation_metadata(state: IntegrationState) -> dict[str, str | int]:
         "error_cause": state.error_cause or "-",
         "last_error_at": when(state.last_error_at),
         "next_retry_at": when(state.next_retry_at),
-        # Unknown until a schedule tick counted them: null, as in `status --json`.
-        "pending_hours": state.pending_hours,
+        "pending_hours": pending,
     }
 
 
-def status_evaluation(integration: Integration, state: IntegrationState) -> dg.AssetCheckEvaluation:
+def status_evaluation(
+    integration: Integration, state: IntegrationState, pending: int
+) -> dg.AssetCheckEvaluation:
     """The integration's status as its ``integration_status`` check: red (ERROR) in Error."""
     failing = state.status is Status.ERROR
     return dg.AssetCheckEvaluation(
@@ -205,5 +208,5 @@ def status_evaluation(integration: Integration, state: IntegrationState) -> dg.A
         description=(
             f"Error ({state.error_cause}): {state.last_error}" if failing else state.status.value
         ),
-        metadata=observation_metadata(state),
+        metadata=observation_metadata(state, pending),
     )

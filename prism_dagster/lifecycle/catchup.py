@@ -102,14 +102,31 @@ def plan(
     the integration's first partition, whatever ``history`` says (the partition grid shows
     them red): the same hours the UI shows as missing or failed. Hours in flight wait.
     """
-    done = instance.get_materialized_partitions(archive_key(integration))
-    busy = busy_hours(instance, integration, now)
     end = closed_until(integration, now)
+    failed = failed_hours(instance, integration, end)
+    due = pending_hours(instance, integration, added_at, now, failed)
+    busy = busy_hours(instance, integration, now)
+    pending = [h for h in due if partition_key(h) not in busy]
+    return CatchUp(pending, _requests(integration, pending, settings), failed)
+
+
+def pending_hours(
+    instance: dg.DagsterInstance,
+    integration: Integration,
+    added_at: datetime,
+    now: datetime,
+    failed: set[datetime] | None = None,
+) -> list[datetime]:
+    """Closed hours not archived: never materialised since the first one wanted, or whose
+    latest attempt failed (as the partition grid shows them); read from Dagster each time,
+    so whoever shows the figure agrees with the grid. Hours a run is writing are counted."""
+    end = closed_until(integration, now)
+    done = instance.get_materialized_partitions(archive_key(integration))
     wanted = layout.hours_between(first_wanted(integration, added_at), end)
     missing = {h for h in wanted if partition_key(h) not in done}
-    failed = failed_hours(instance, integration, end)
-    pending = sorted(h for h in missing | failed if partition_key(h) not in busy)
-    return CatchUp(pending, _requests(integration, pending, settings), failed)
+    if failed is None:
+        failed = failed_hours(instance, integration, end)
+    return sorted(missing | failed)
 
 
 def failed_hours(
@@ -177,7 +194,6 @@ def tick(
     if retrying and state.status is not Status.ERROR:
         return dg.SkipReason(f"{name} is {state.status.value}: nothing to retry")
     work = plan(instance, integration, settings, state.added_at, now)
-    store.set_pending(key, len(work.pending))
     if work.requests:
         return work.requests
     if state.status is Status.ERROR and not work.failed and store.mark_recovered(key):
