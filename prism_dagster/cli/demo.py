@@ -21,7 +21,8 @@ from prism_dagster.config import (
 )
 from prism_dagster.config.defaults import PRISM_DIR, default_yaml, demo_window
 from prism_dagster.defs.resources import live, live_archive, status_resource
-from prism_dagster.errors import ConfigError
+from prism_dagster.errors import ConfigError, FailureCause, PrismError
+from prism_dagster.lifecycle.causes import run_failure
 from prism_dagster.lifecycle.run_outcome import record_outcome
 from prism_dagster.names import (
     PARTITION_RANGE_END_TAG,
@@ -34,7 +35,17 @@ from prism_dagster.names import (
 from prism_dagster.sources.simulate import simulate
 
 # The run's events still go to the instance (and the UI); the terminal gets the summary.
-_QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+# The demo prints its own summary, or the failure's cause in one line (with the status
+# recorded): Dagster's console log would add a traceback per failed step and run.
+_QUIET = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
+
+
+class DemoFailed(PrismError):
+    """The demo's archive run failed; its cause is recorded as the integration's status."""
+
+    def __init__(self, message: str, cause: FailureCause) -> None:
+        super().__init__(message)
+        self.cause = cause
 
 
 @dataclass(frozen=True)
@@ -61,7 +72,10 @@ def dagster_instance(root: Path) -> dg.DagsterInstance:
     if not os.environ.get("DAGSTER_HOME"):
         home = (root / "dagster_home").resolve()
         home.mkdir(parents=True, exist_ok=True)
-        (home / "dagster.yaml").touch()  # defaults are right; the file only silences a warning
+        settings = home / "dagster.yaml"
+        if not settings.exists():
+            # The demo's own instance: no telemetry, so no banner on the first `make demo`.
+            settings.write_text("telemetry:\n  enabled: false\n")
         os.environ["DAGSTER_HOME"] = str(home)
     return dg.DagsterInstance.get()
 
@@ -91,10 +105,22 @@ def archive_window(
             PARTITION_RANGE_END_TAG: partition_key(last),
         }
         job = defs.resolve_job_def(archive_job_name(integration))
-        result = job.execute_in_process(run_config=_QUIET, instance=instance, tags=tags)
+        result = job.execute_in_process(
+            run_config=_QUIET, instance=instance, tags=tags, raise_on_error=False
+        )
         run = instance.get_run_by_id(result.run_id)
+        secrets = secret_env_values(config)
         if run is not None:
-            record_outcome(store, instance, run, [integration], secret_env_values(config))
+            record_outcome(store, instance, run, [integration], secrets)
+        if not result.success:
+            # The status now says Error with the cause, as a sensor would have recorded it;
+            # the operator reads the same sentence here, not Dagster's traceback.
+            cause, message = run_failure(instance, result.run_id, secrets)
+            raise DemoFailed(
+                f"{integration.name}: the demo's run {result.run_id} failed ({cause.value}): "
+                f"{message}",
+                cause,
+            )
         usage = daily_usage(defs, integration, first, instance)
         summaries.append(summarize(config, integration.name, first, end, usage))
     return summaries
