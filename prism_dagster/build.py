@@ -14,8 +14,8 @@ from prism_dagster.defs.reconcile import build_archive_complete_check
 from prism_dagster.defs.resources import build_resources
 from prism_dagster.defs.schedules import build_schedule
 from prism_dagster.defs.sensors import build_sensors
-from prism_dagster.defs.usage import build_usage_asset, build_usage_job
-from prism_dagster.names import destination_key
+from prism_dagster.defs.usage import build_usage_asset, build_usage_automation, build_usage_job
+from prism_dagster.names import destination_key, usage_key
 
 
 def build_definitions(config: PrismConfig) -> dg.Definitions:
@@ -44,6 +44,10 @@ def build_definitions(config: PrismConfig) -> dg.Definitions:
         asset_checks=checks,
         jobs=[*jobs, *usage_jobs],
         schedules=schedules,
-        sensors=[*build_sensors(config, jobs), build_late_rows_sensor(config, jobs)],
+        sensors=[
+            *build_sensors(config, jobs),
+            build_late_rows_sensor(config, jobs),
+            build_usage_automation(config.namespace, [usage_key(i) for i in config.integrations]),
+        ],
         resources=resources,
     )

@@ -164,6 +164,7 @@ ERROR_RETRY_SENSOR = "prism_error_retry"
 RUN_STARTED_SENSOR = "prism_run_started"
 RUN_SUCCEEDED_SENSOR = "prism_run_succeeded"
 RUN_FAILED_SENSOR = "prism_run_failed"
+USAGE_AUTOMATION_SENSOR = "prism_usage_automation"
 
 
 def hourly_partitions(first_hour: datetime) -> dg.HourlyPartitionsDefinition:

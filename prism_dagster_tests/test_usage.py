@@ -86,3 +86,28 @@ def test_lineage_runs_gateway_to_archive_to_rollup(tmp_path: Path) -> None:
     assert graph.get(usage_key("prod")).parent_keys == {archive_key("prod")}
     schema = rollup.metadata_by_key[usage_key("prod")]["dagster/column_schema"]
     assert [c.name for c in schema.columns][:3] == ["day", "model", "provider"]
+
+
+def test_a_day_built_from_part_of_its_hours_says_so_and_follows_when_they_arrive(
+    spool: Path, tmp_path: Path
+) -> None:
+    simulate(spool, hour("2026-03-31T00"), hour("2026-04-01T00"), rate=20, seed=4)
+    defs = _defs(spool, tmp_path / "archive", "2026-03-31T00")
+    usage = usage_key("prod")
+    with dg.instance_for_test() as instance:
+        _archive(defs, instance, "2026-03-31-00:00", "2026-03-31-06:00")  # 7 of 24 hours
+        job = defs.resolve_job_def(usage_job_name("prod"))
+        result = job.execute_in_process(instance=instance, partition_key="2026-03-31")
+        [partial] = result.asset_materializations_for_node(usage.to_python_identifier())
+        # Dagster's automation: nothing to do while hours are missing...
+        waiting = dg.evaluate_automation_conditions(defs=defs, instance=instance)
+        _archive(defs, instance, "2026-03-31-07:00", "2026-03-31-23:00")  # the rest, later
+        # ...and the day is requested again once its hours are all archived.
+        ready = dg.evaluate_automation_conditions(
+            defs=defs, instance=instance, cursor=waiting.cursor
+        )
+    meta = {k: v.value for k, v in partial.metadata.items()}
+    assert (meta["hours_archived"], meta["complete"]) == ("7 of 24", False)
+    assert meta["hours_missing"][0] == "2026-03-31T07:00Z" and len(meta["hours_missing"]) == 17
+    assert waiting.get_requested_partitions(usage) == set()
+    assert ready.get_requested_partitions(usage) == {"2026-03-31"}

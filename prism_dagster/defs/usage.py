@@ -5,15 +5,22 @@ against each hour's manifest), so lineage shows gateway -> archive -> rollup.
 """
 
 import warnings
+from datetime import datetime
 
 import dagster as dg
 import polars as pl
 
+from prism_dagster.archive import layout
 from prism_dagster.config import Integration
+from prism_dagster.defs.metadata import COST_DECIMALS
 from prism_dagster.names import (
     ANALYTICS_GROUP,
+    USAGE_AUTOMATION_SENSOR,
     AssetJob,
     archive_key,
+    hour_text,
+    partition_key,
+    sensor_name,
     usage_job_name,
     usage_key,
 )
@@ -66,6 +73,18 @@ with warnings.catch_warnings():
     _HOURS_OF_THE_DAY = dg.TimeWindowPartitionMapping(allow_nonexistent_upstream_partitions=True)
 
 
+#: Dagster's automation rebuilds a day once all its hours are archived, and again when any of
+#: them is archived again (a backfill filling the day, late rows), on any day, not only the
+#: latest; never while an hour is missing or being written. ``eager()`` without its
+#: latest-window and newly-missing parts: a day nobody archived is not built on its own.
+FOLLOWS_ITS_HOURS = (
+    dg.AutomationCondition.any_deps_updated().since_last_handled()
+    & ~dg.AutomationCondition.any_deps_missing()
+    & ~dg.AutomationCondition.any_deps_in_progress()
+    & ~dg.AutomationCondition.in_progress()
+).with_label("when its hours are archived")
+
+
 def build_usage_asset(integration: Integration) -> dg.AssetsDefinition:
     """``prism/usage_daily/<integration>``: one partition per UTC day of the archive."""
     source = archive_key(integration)
@@ -90,19 +109,48 @@ def build_usage_asset(integration: Integration) -> dg.AssetsDefinition:
         group_name=ANALYTICS_GROUP,
         kinds={"polars"},
         metadata={"dagster/column_schema": schema},
+        automation_condition=FOLLOWS_ITS_HOURS,
     )
     def usage_daily(context: dg.AssetExecutionContext, archive: pl.DataFrame) -> dg.Output:
         table = rollup(context.partition_key, archive)
+        covered, hours = day_coverage(context, integration)
         metadata = {
+            "hours_archived": f"{len(covered)} of {len(hours)}",
+            "complete": len(covered) == len(hours),
             "dagster/row_count": table.height,
-            "dagster/column_lineage": lineage,
             "requests": int(table.get_column("requests").sum() or 0),
         }
         if "cost" in table.columns:  # not when the integration excludes it
-            metadata["cost"] = float(table.get_column("cost").sum() or 0.0)
+            metadata["cost"] = round(float(table.get_column("cost").sum() or 0.0), COST_DECIMALS)
+        missing = [hour_text(h) for h in hours if h not in covered]
+        if missing:
+            metadata["hours_missing"] = dg.MetadataValue.json(missing)
+        metadata["dagster/column_lineage"] = lineage
         return dg.Output(table, metadata=metadata)
 
     return usage_daily
+
+
+def day_coverage(
+    context: dg.AssetExecutionContext, integration: Integration
+) -> tuple[set[datetime], list[datetime]]:
+    """The day's hours that are archive partitions, and those of them archived so far."""
+    window = context.partition_time_window
+    start = max(window.start, integration.first_hour)
+    hours = list(layout.hours_between(start, window.end))
+    done = context.instance.get_materialized_partitions(archive_key(integration))
+    return {h for h in hours if partition_key(h) in done}, hours
+
+
+def build_usage_automation(namespace: str, usage: list[dg.AssetKey]) -> dg.SensorDefinition:
+    """The sensor evaluating ``FOLLOWS_ITS_HOURS``: Dagster's default one starts stopped, so a
+    day would not follow its hours until someone turned it on."""
+    return dg.AutomationConditionSensorDefinition(
+        sensor_name(namespace, USAGE_AUTOMATION_SENSOR),
+        target=dg.AssetSelection.assets(*usage),
+        default_status=dg.DefaultSensorStatus.RUNNING,
+        description="Rebuilds each day's usage rollup once its hours are archived.",
+    )
 
 
 def build_usage_job(integration: Integration) -> AssetJob:
