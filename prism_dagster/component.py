@@ -15,8 +15,9 @@ from pydantic import ValidationError, model_validator
 
 from prism_dagster.build import build_definitions
 from prism_dagster.component_scaffold import PrismArchiveScaffolder
-from prism_dagster.config import PrismConfig
+from prism_dagster.config import Integration, PrismConfig
 from prism_dagster.config.loading import anchored, component_namespace, described
+from prism_dagster.config.model import shared_destination
 from prism_dagster.errors import ConfigError
 
 
@@ -43,6 +44,25 @@ class PrismArchiveAttributes(PrismConfig):
             raise ValidationError.from_exception_data(cls.__name__, [line]) from None
 
 
+#: The integrations of every instance loaded in this process, by namespace: each instance is
+#: validated on its own, so two instances' archives are compared here.
+_LOADED: dict[str, tuple[str, list[Integration]]] = {}
+
+
+def _claim(config: PrismConfig, origin: str) -> None:
+    """Refuse an instance whose archives overlap another loaded instance's."""
+    for namespace, (where, integrations) in _LOADED.items():
+        if namespace == config.namespace:
+            continue  # the same instance, loaded again (a reload)
+        problem = shared_destination([*integrations, *config.integrations])
+        if problem:
+            raise ConfigError(
+                f"{origin}: an archive of this component ({config.namespace!r}) overlaps one "
+                f"of the component {namespace!r} ({where}): {problem}"
+            )
+    _LOADED[config.namespace] = (origin, list(config.integrations))
+
+
 @dg.scaffold_with(PrismArchiveScaffolder)
 class PrismArchiveComponent(dg.Component):
     """Archives the Prism gateway's request logs to object storage, one Dagster asset
@@ -65,13 +85,15 @@ class PrismArchiveComponent(dg.Component):
     @classmethod
     def load(cls, attributes: Any, context: dg.ComponentLoadContext) -> PrismArchiveComponent:
         """Build the component from its validated ``attributes``."""
-        origin = f"{Path(context.path) / 'defs.yaml'} attributes"
+        origin = f"{Path(context.path) / 'defs.yaml'}"
         if not isinstance(attributes, PrismConfig):
             raise ConfigError(f"{origin}: give at least 'source' and 'integrations'")
         config = attributes
         if "namespace" not in attributes.model_fields_set:
             config = config.in_namespace(component_namespace(Path(context.path)))
-        return cls(anchored(config, Path(context.project_root), origin))
+        config = anchored(config, Path(context.project_root), f"{origin} attributes")
+        _claim(config, origin)
+        return cls(config)
 
     def definitions(self) -> dg.Definitions:
         """The instance's definitions (what ``build_defs`` returns)."""

@@ -19,6 +19,10 @@ class FailureCause(StrEnum):
     SERVER_ERROR = "storage service error"  # 5xx other than 503 SlowDown
     CHECKSUM_MISMATCH = "checksum mismatch"  # the store received other bytes than were sent
     KEY_DENIED = "encryption key missing or denied"  # KMS key, encryption scope or CPK
+    NOT_A_FOLDER = "not a folder"  # local: a file stands where a folder is needed
+    READ_ONLY = "read-only file system"  # local
+    DISK_FULL = "disk full"  # local: no space left, or the user's quota used up
+    PATH_GONE = "file or folder missing"  # local: removed while a run was using it
     HOUR_BUSY = "hour being written by another run"
     BAD_SOURCE_DATA = "bad source data"
     SOURCE_UNREACHABLE = "source unreachable"
@@ -61,9 +65,15 @@ class BadRecordsError(PrismError):
 class SourceError(PrismError):
     """The log source cannot be read: unreachable, denied, or not the expected schema."""
 
-    def __init__(self, message: str, cause: FailureCause = FailureCause.SOURCE_UNREACHABLE) -> None:
+    def __init__(
+        self,
+        message: str,
+        cause: FailureCause = FailureCause.SOURCE_UNREACHABLE,
+        transient: bool = False,
+    ) -> None:
         super().__init__(message)
         self.cause = cause
+        self.transient = transient  # a later try may pass: a broken or stalled connection
 
 
 class DestinationError(PrismError):
@@ -94,9 +104,11 @@ class HourBusyError(PrismError):
 
     cause = FailureCause.HOUR_BUSY
 
-    def __init__(self, message: str, hours: list[str]) -> None:
+    def __init__(self, message: str, hours: list[str], holder: str = "", until: str = "") -> None:
         super().__init__(message)
         self.hours = hours
+        self.holder = holder  # the run holding the (first) hour's lease
+        self.until = until  # when that lease ends, e.g. 2026-03-31T14:42:07Z
 
 
 class ManifestError(PrismError):

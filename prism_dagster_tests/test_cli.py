@@ -3,31 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
 from datetime import datetime
 from pathlib import Path
 
 import yaml
 
 from prism_dagster_tests.support.archive_reader import read_archive_lines, tree_bytes
-
-
-def _cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    command = shutil.which("prism-dagster") or ""
-    argv = [command, *args] if command else [sys.executable, "-m", "prism_dagster.cli", *args]
-    base = {k: v for k, v in os.environ.items() if k not in ("PRISM_CONFIG", "DAGSTER_HOME")}
-    return subprocess.run(
-        argv, cwd=cwd, env={**base, **(env or {})}, capture_output=True, text=True, timeout=300
-    )
+from prism_dagster_tests.support.cli import prism
 
 
 def test_demo_end_to_end_twice_gives_the_same_files(tmp_path: Path) -> None:
-    first = _cli("demo", "--rate", "200", cwd=tmp_path)
+    first = prism("demo", "--rate", "200", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     config = yaml.safe_load((tmp_path / "prism.yaml").read_text())
     assert config["integrations"][0]["provider"] == "local"
@@ -42,7 +28,7 @@ def test_demo_end_to_end_twice_gives_the_same_files(tmp_path: Path) -> None:
     assert str(archive) in summary
     # The demo's runs ran in process, where no run-status sensor sees them: status is true all
     # the same, with the newest hour archived (the hour before the newest manifest's or later).
-    status = _cli("status", "--json", cwd=tmp_path)
+    status = prism("status", "--json", cwd=tmp_path)
     assert status.returncode == 0, status.stderr
     [state] = json.loads(status.stdout)
     logs = archive / "prism" / "demo" / "logs"
@@ -51,7 +37,7 @@ def test_demo_end_to_end_twice_gives_the_same_files(tmp_path: Path) -> None:
     last = datetime.strptime(state["last_archived_hour"], "%Y-%m-%dT%H:%MZ")
     assert last.strftime("%Y/%m/%d/hour=%H") >= newest
     before = tree_bytes(archive)
-    second = _cli("demo", "--rate", "200", cwd=tmp_path)
+    second = prism("demo", "--rate", "200", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     after = tree_bytes(archive)
     # Same hours give byte-identical objects; if the clock crossed an hour, only the new
@@ -65,7 +51,7 @@ def test_demo_end_to_end_twice_gives_the_same_files(tmp_path: Path) -> None:
 
 
 def test_simulate_writes_a_spool_and_reports(tmp_path: Path) -> None:
-    out = _cli(
+    out = prism(
         "simulate",
         "--spool",
         "sp",
@@ -89,7 +75,7 @@ def test_invalid_config_exits_with_the_reason(tmp_path: Path) -> None:
         "source: {kind: spool, path: s}\n"
         "integrations:\n  - {name: prod, provider: ftp, start: '2026-03-01T00'}\n"
     )
-    out = _cli("demo", cwd=tmp_path)
+    out = prism("demo", cwd=tmp_path)
     assert out.returncode == 2
     assert "integration 'prod': unknown provider 'ftp'" in out.stderr
     assert "Traceback" not in out.stderr

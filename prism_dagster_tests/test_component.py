@@ -206,3 +206,18 @@ def test_a_bad_defs_yaml_fails_dg_check_naming_integration_and_field(project) ->
     assert "integration 'gw': field 'gzip_level'" in output
     assert "integration 'cloud': field 'secret_access_key'" in output
     assert secret not in output  # a refused literal secret is never echoed back
+
+
+def test_two_instances_writing_one_archive_fail_dg_check(project) -> None:
+    clash = project.defs / "team_c"
+    clash.mkdir()
+    # team_b's archive with a prefix inside it: its hour folders would hold team_c's objects.
+    nested = "prism/gw/logs/2026/01/01/hour=05/x"
+    (clash / "defs.yaml").write_text(defs_yaml("data/archive_b", prefix=nested))
+    try:
+        checked = project.attempt("dg", "check", "defs")
+    finally:
+        shutil.rmtree(clash)
+    output = checked.stdout + checked.stderr
+    assert checked.returncode != 0
+    assert "overlaps one of the component" in output and "team_c/defs.yaml" in output

@@ -44,7 +44,7 @@ def test_valid_config_parses_with_defaults() -> None:
         ({"start": "yesterday"}, "integration 'prod': field 'start'"),
         ({"gzip_level": 11}, "integration 'prod': field 'gzip_level'"),
         ({"name": "my-prod"}, "integration 'my-prod': field 'name'"),
-        ({"bucket": "x"}, "integration 'prod': field 'bucket': Extra inputs"),
+        ({"bucket": "x"}, "integration 'prod': unknown field 'bucket'"),
     ],
 )
 def test_invalid_entries_name_integration_and_field(change: dict[str, Any], message: str) -> None:
@@ -175,7 +175,9 @@ def test_a_literal_password_in_the_status_store_url_is_refused() -> None:
 
 
 def test_a_misspelt_retry_setting_is_refused() -> None:
-    with pytest.raises(ConfigError, match=r"integration 'prod': field 'retry\.give_up_after'"):
+    with pytest.raises(
+        ConfigError, match=r"integration 'prod': unknown field 'retry\.give_up_after'"
+    ):
         parse_config(_config(retry={"give_up_after": 300}))
 
 
@@ -222,3 +224,19 @@ def test_starting_a_destination_outside_a_run_names_a_missing_variable(monkeypat
     monkeypatch.setenv("TEST_UNSET_SECRET", "s3cr3t-value")
     started = live(integration.destination())
     assert started.s3.aws_secret_access_key == "s3cr3t-value"  # read now, as in a run
+
+
+def test_a_components_attributes_tell_every_problem_as_prism_yaml_does() -> None:
+    from pydantic import ValidationError
+
+    from prism_dagster.component import PrismArchiveAttributes
+
+    raw = _config(gzip_levl=6, provider="s3", bucket="b", region="r")
+    del raw["integrations"][0]["path"]
+    raw["integrations"][0].update(access_key_id="AKIAEXAMPLE", secret_access_key="hunter2hunter2")
+    with pytest.raises(ValidationError) as caught:
+        PrismArchiveAttributes.model_validate(raw)  # what `dg check defs` shows
+    said = str(caught.value)
+    assert "integration 'prod': unknown field 'gzip_levl' (did you mean 'gzip_level'?)" in said
+    assert "integration 'prod': field 'secret_access_key': secrets are never written" in said
+    assert "hunter2hunter2" not in said

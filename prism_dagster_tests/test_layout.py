@@ -62,3 +62,22 @@ def test_only_batch_files_count_as_batches() -> None:
     assert layout.is_rejects_key(f"{folder}/{layout.REJECTS_PREFIX}0123456789ab.jsonl.gz")
     assert not layout.is_batch_key(f"{folder}/{layout.LEASE_NAME}")
     assert not layout.is_batch_key(f"{folder}/.batch_0123456789ab.jsonl.gz.tmp-1")
+
+
+def test_only_the_hours_own_names_directly_in_its_folder_are_its_objects() -> None:
+    h = hour("2026-03-31T14")
+    folder = layout.hour_dir("p", h)
+    below = f"{folder}/x/logs/2026/03/31/hour=14"  # another integration's prefix "p/…/x"
+    keys = [
+        f"{folder}/batch_0123456789ab.jsonl.gz",
+        f"{folder}/_rejects_0123456789ab.jsonl.gz",
+        f"{folder}/_lease.claim-{'0' * 32}.json",
+        f"{folder}/batch_notes.jsonl.gz",  # an operator's file, not a name we give
+        f"{below}/batch_0123456789ab.jsonl.gz",
+        f"{layout.hour_dir('p', hour('2026-03-31T15'))}/batch_0123456789ab.jsonl.gz",
+    ]
+    own = layout.in_hour("p", h, keys)
+    assert own == keys[:4]
+    assert [layout.is_batch_key(k) for k in own] == [True, False, False, False]
+    assert [layout.is_rejects_key(k) for k in own] == [False, True, False, False]
+    assert [layout.is_lease_claim_key(k) for k in own] == [False, False, True, False]

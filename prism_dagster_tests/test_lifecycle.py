@@ -172,7 +172,7 @@ def _dead_endpoint() -> str:
         "unreachable",
         "throttled",
         "bad_source",
-        "unknown",
+        "not_a_folder",
         "kms_key",
         "corrupted",
     ],
@@ -194,7 +194,7 @@ def test_each_failure_cause_is_classified(
         "unreachable": "endpoint unreachable",
         "throttled": "throttled",
         "bad_source": "bad source data",
-        "unknown": "unknown",
+        "not_a_folder": "not a folder",
         "kms_key": "authentication/permission",
         "corrupted": "checksum mismatch",
     }[case]
@@ -469,7 +469,7 @@ def test_materialize_from_the_asset_page_keeps_status_true(spool, tmp_path, monk
     assert (red.check_name, red.passed, red.severity) == (
         "integration_status", False, dg.AssetCheckSeverity.ERROR
     )  # fmt: skip
-    assert red.description.startswith("Error (unknown): ") and str(blocker) in red.description
+    assert red.description.startswith("Error (not a folder): ") and str(blocker) in red.description
     assert green.passed and green.metadata["status"].value == "Active"
     assert failed.status is Status.ERROR and str(blocker) in failed.last_error
     assert recovered.status is Status.ACTIVE and recovered.last_error is None

@@ -300,9 +300,8 @@ def test_a_run_refused_an_hour_shows_the_cause_in_operator_words(spool, tmp_path
         "status_store": {"url": f"sqlite:///{tmp_path / 'status.db'}"},
     }
     dest = LocalDestination(path=str(archive))
-    HourLease(
-        dest, layout.lease_key(PREFIX, hour("2026-03-31T21")), "run-elsewhere", 600
-    ).try_acquire()
+    held = HourLease(dest, layout.lease_key(PREFIX, hour("2026-03-31T21")), "run-elsewhere", 600)
+    held.try_acquire()
     with dg.instance_for_test() as instance:
         daemon = Daemon(raw, instance, monkeypatch, hour("2026-03-31T23"))
         tags = {
@@ -313,7 +312,11 @@ def test_a_run_refused_an_hour_shows_the_cause_in_operator_words(spool, tmp_path
         state = daemon.store.get("prod")
     assert state.status is Status.ERROR and state.error_cause == "hour being written by another run"
     assert state.last_error.startswith("1 hour(s) were being written by another run")
-    assert "hour 2026-03-31T21:00:00Z of 'prod'" in state.last_error
+    # Which run holds the hour and until when, on the first line: what the operator waits for.
+    assert state.last_error.splitlines()[0].startswith(
+        "1 hour(s) were being written by another run and were left to it: hour "
+        f"2026-03-31T21:00:00Z of 'prod' (run run-elsewhere holds it until {held.lease.until})"
+    )
     # The other hour of the run was archived all the same.
     assert dest.exists(layout.manifest_key(PREFIX, hour("2026-03-31T20")))
     assert not dest.exists(layout.manifest_key(PREFIX, hour("2026-03-31T21")))

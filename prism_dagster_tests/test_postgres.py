@@ -122,7 +122,7 @@ def test_the_read_only_role_cannot_write(gateway) -> None:
 @pytest.mark.parametrize(
     ("change", "cause"),
     [
-        ("bad_password", FailureCause.SOURCE_UNREACHABLE),
+        ("bad_password", FailureCause.SOURCE_DENIED),
         ("no_server", FailureCause.SOURCE_UNREACHABLE),
         ("missing_table", FailureCause.BAD_SOURCE_SCHEMA),
         ("missing_column", FailureCause.BAD_SOURCE_SCHEMA),

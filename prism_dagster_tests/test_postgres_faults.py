@@ -1,13 +1,17 @@
-"""The PostgreSQL source when the network or the server goes quiet: every wait has an end.
+"""The PostgreSQL source when the network or the server goes quiet or away: every wait has an
+end, and every failure a cause.
 
 A real TCP relay (tcp_proxy.py) sits between the ADBC client and the test PostgreSQL and
-stops forwarding on cue, keeping its sockets open, as a stuck proxy or NAT does.
+stops forwarding on cue, keeping its sockets open, as a stuck proxy or NAT does; closing it
+then breaks the connection mid-read, as a restarted server or a dropped NAT entry does.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -18,6 +22,7 @@ from prism_dagster.errors import FailureCause, SourceError
 from prism_dagster.sources.postgres import PostgresSource
 from prism_dagster_tests.support import gateway_db
 from prism_dagster_tests.support.rows import hour
+from prism_dagster_tests.support.runs import failure_cause, failure_message, materialise
 from prism_dagster_tests.support.tcp_proxy import TcpProxy
 
 START = hour("2026-03-31T22")
@@ -141,3 +146,87 @@ def test_the_server_cancels_a_query_past_the_statement_timeout(big, postgres) ->
         "with started_at and with created_at"
     )
     assert elapsed < 10
+
+
+# --- a connection that breaks, a login refused: the run says which, and what to do ---------
+
+LOST = (
+    "source unreachable: the connection to the database broke during the read (the server "
+    "restarted or ended it, or a proxy, pooler or NAT dropped it); nothing was archived from "
+    "it, and the hour is read again when the run is retried"
+)
+REFUSED = (
+    "source access denied: the server refused the login; check the user name and password in "
+    "source.dsn, and that the server's pg_hba.conf admits this host"
+)
+
+
+def _broken_when_stalled(proxy: TcpProxy) -> None:
+    """Close every connection of ``proxy`` once it stalls: the read breaks where it stands."""
+
+    def close() -> None:
+        while not proxy.stalled:
+            time.sleep(0.05)
+        proxy.close()
+
+    threading.Thread(target=close, name="break-connection", daemon=True).start()
+
+
+def test_a_connection_broken_mid_read_is_source_unreachable_and_transient(big, postgres) -> None:
+    with TcpProxy((postgres.host, postgres.port), stall_after_bytes=STALL_AFTER) as proxy:
+        source = _through(proxy, postgres, big["db"], idle_timeout_s=600)
+        _broken_when_stalled(proxy)
+        with pytest.raises(SourceError) as caught:
+            source.read_window(START, END)
+    error = caught.value
+    assert proxy.to_client == STALL_AFTER  # it broke well inside the read
+    assert error.cause is FailureCause.SOURCE_UNREACHABLE and error.transient
+    first, said = str(error).splitlines()[:2]
+    assert first == f"{TABLE} on 127.0.0.1:{proxy.port}/{big['db']}: {LOST}"
+    assert said.startswith("PostgreSQL said: ") and "closed the connection" in said
+
+
+def _run(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, dsn: str) -> tuple[str, str, str]:
+    """(cause, category, the message's first line) of archiving hour 22 from ``dsn``."""
+    monkeypatch.setenv("TEST_GATEWAY_DSN", dsn)
+    config = {
+        "source": {
+            "kind": "postgres",
+            "dsn": {"env": "TEST_GATEWAY_DSN"},
+            "organization_id": gateway_db.ORG,
+            "idle_timeout_s": 600,
+        },
+        "integrations": [
+            {"name": "prod", "provider": "local", "path": str(tmp_path), "start": "2026-03-31T00"}
+        ],
+    }
+    result = materialise(config, START, check=False)
+    assert not result.success
+    message = failure_message(result)
+    assert postgres_password(dsn) not in message
+    return *failure_cause(result), message.splitlines()[0].split("Failure: ", 1)[-1]
+
+
+def postgres_password(dsn: str) -> str:
+    return dsn.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+
+
+def test_a_run_whose_connection_breaks_mid_read_names_the_cause(
+    big, postgres, tmp_path, monkeypatch
+) -> None:
+    with TcpProxy((postgres.host, postgres.port), stall_after_bytes=STALL_AFTER) as proxy:
+        _broken_when_stalled(proxy)
+        cause, category, first = _run(
+            tmp_path, monkeypatch, _through(proxy, postgres, big["db"]).dsn
+        )
+    assert (cause, category) == ("source unreachable", "source unreachable")
+    assert first == f"{TABLE} on 127.0.0.1:{proxy.port}/{big['db']}: {LOST}"
+
+
+def test_a_wrong_password_is_a_refused_login_not_an_unreachable_source(
+    big, postgres, tmp_path, monkeypatch
+) -> None:
+    dsn = postgres.dsn(password="wrong-Pa55word", db=big["db"])
+    cause, category, first = _run(tmp_path, monkeypatch, dsn)
+    assert (cause, category) == ("source access denied", "authentication/permission")
+    assert first == f"{TABLE} on 127.0.0.1:{postgres.port}/{big['db']}: {REFUSED}"

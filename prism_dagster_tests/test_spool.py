@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from prism_dagster.sources import SpoolSource
 from prism_dagster_tests.support.rows import gateway_row, hour, write_spool
+from prism_dagster_tests.support.runs import materialise
 
 H14, H15 = hour("2026-03-31T14"), hour("2026-03-31T15")
 
@@ -167,3 +170,45 @@ def test_a_missing_spool_folder_fails_loudly(tmp_path: Path) -> None:
 
     with pytest.raises(SourceError, match="does not exist"):
         SpoolSource(path=str(tmp_path / "typo")).read_window(H14, H15)
+
+
+# --- what the run archiving an hour says: where the operator reads it ---------------------------
+
+
+def _archive_hour_14(spool: Path, archive: Path, **source: Any) -> dict[str, Any]:
+    """Archive hour 14 from ``spool`` into ``archive``; the run's metadata of the hour."""
+    config = {
+        "source": {"kind": "spool", "path": str(spool), **source},
+        "integrations": [
+            {"name": "prod", "provider": "local", "path": str(archive), "start": "2026-03-31T00"}
+        ],
+    }
+    result = materialise(config, H14)
+    [event] = result.asset_materializations_for_node("prism__archive__prod")
+    return {key: value.value for key, value in event.metadata.items()}
+
+
+def test_a_hidden_log_file_is_named_in_the_runs_ignored_files(
+    spool: Path, archive_root: Path
+) -> None:
+    write_spool(spool / "a.ndjson", [gateway_row("a", "2026-03-31T14:10:00Z")])
+    write_spool(spool / "day" / ".b.ndjson.gz", [gateway_row("b", "2026-03-31T14:20:00Z")], True)
+    meta = _archive_hour_14(spool, archive_root)
+    assert meta["ignored_files"] == ["day/.b.ndjson.gz"]
+    assert meta["dagster/row_count"] == 1  # not read: hidden files are skipped, now said so
+
+
+def test_bad_lines_at_the_top_of_a_large_file_are_reported_with_their_hour(
+    spool: Path, archive_root: Path
+) -> None:
+    # More than the hour's 1 MiB budget, so read in blocks; its first blocks hold no time.
+    garbage = [f"no time here {i}" for i in range(40_000)]
+    rows = [gateway_row(f"r{i}", f"2026-03-31T14:{i % 60:02d}:00Z") for i in range(2000)]
+    file = write_spool(spool / "a.ndjson", [*garbage, *rows])
+    late = H15.timestamp() + 3600  # last written at 16:00, an hour that holds none of it
+    os.utime(file, (late, late))
+    meta = _archive_hour_14(spool, archive_root, hour_memory_mb=1)
+    assert (meta["dagster/row_count"], meta["rejected_rows"]) == (2000, 40_000)
+    [stored] = archive_root.rglob("hour=14/_rejects_*.jsonl.gz")
+    lines = [json.loads(x)["line"] for x in gzip.decompress(stored.read_bytes()).splitlines()]
+    assert lines == garbage

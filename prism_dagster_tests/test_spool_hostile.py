@@ -166,15 +166,22 @@ def test_suffixes_match_in_any_case_and_json_files_are_read(spool: Path) -> None
 def test_files_that_are_not_read_are_named_in_a_warning(
     spool: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
+    write_spool(spool / "a.ndjson", [gateway_row("a", "2026-03-31T14:10:00Z")])
     write_spool(spool / "notes.txt", ["not a spool file"])
     write_spool(spool / "old" / "a.csv", ["x,y"])
-    write_spool(spool / ".hidden.ndjson", ["hidden files are not mentioned"])
+    write_spool(spool / ".hidden.ndjson", [gateway_row("h", "2026-03-31T14:20:00Z")])
+    write_spool(spool / ".DS_Store", ["hidden and no log file: not worth a word"])
+    source = SpoolSource(path=str(spool))
     with caplog.at_level(logging.WARNING, logger="prism_dagster"):
-        SpoolSource(path=str(spool)).read_window(H14, H15)
-    assert caplog.messages == [
-        f"spool {spool}: 2 entries not read (not regular *.ndjson/*.jsonl/*.json[.gz] files): "
-        "notes.txt, old/a.csv"
+        batch = source.read_window(H14, H15)
+        again = source.read_window(H14, H15)  # the spool's own index is there now: not named
+    named = ".hidden.ndjson, notes.txt, old/a.csv"
+    assert caplog.messages == 2 * [
+        f"spool {spool}: 3 entries not read (hidden, or not regular "
+        f"*.ndjson/*.jsonl/*.json[.gz] files): {named}"
     ]
+    assert batch.ignored == again.ignored == (".hidden.ndjson", "notes.txt", "old/a.csv")
+    assert batch.rows["request_id"].to_list() == ["a"]  # a hidden file is not read
 
 
 # --- permissions: the reader runs as an unprivileged user ---------------------------------
@@ -342,3 +349,50 @@ def test_every_non_blank_line_is_one_row_or_one_reject(spool: Path) -> None:
         "h14d",
     ]
     assert sorted(source.read_window(H15, H16).rows["request_id"]) == ["h15a", "h15b"]
+
+
+# --- bad lines no line of their own dates: the hour of their neighbours, as a whole file ------
+
+
+def _large_file(path: Path, top: int, middle: int) -> Path:
+    """A file larger than 1 MiB: ``top`` lines with no time, rows of 14:xx, ``middle`` more
+    lines with no time, rows of 14:5x. Block by block (256 KiB) whole blocks hold no time."""
+    rows = [f"no time here {i}" for i in range(top)]
+    rows += [line(f"a{i}", f"2026-03-31T14:{i % 40:02d}:00Z") for i in range(1000)]
+    rows += [f"no time either {i}" for i in range(middle)]
+    rows += [line(f"b{i}", f"2026-03-31T14:{50 + i % 10:02d}:00Z") for i in range(1000)]
+    file = write_spool(path, rows)
+    set_mtime(file, H16)  # not the hour of any of its lines
+    return file
+
+
+def test_a_large_files_bad_lines_are_dated_as_in_the_file_read_whole(spool: Path) -> None:
+    from prism_dagster.sources.spool_file import read_carefully
+    from prism_dagster.sources.spool_large import is_large
+
+    file = _large_file(spool / "a.ndjson", top=40_000, middle=40_000)
+    assert is_large(file, 1 << 20)
+    batch = SpoolSource(path=str(spool), hour_memory_mb=1).read_window(H14, H15)
+    assert batch.rows.height == 2000
+    assert batch.rejects.height == 80_000  # every one in hour 14, none filed under 16:00
+    _, whole = read_carefully(file, H14)
+    columns = ["line_number", "reason", "line", REJECT_TIME]
+    assert batch.rejects.sort("line_number").select(columns).equals(whole.select(columns))
+    times = dict(batch.rejects.group_by(REJECT_TIME).len().iter_rows())
+    # The top: the first dated line's time; the middle: the last dated line before it.
+    assert times == {H14: 40_000, H14 + 39 * MINUTE: 40_000}
+
+
+def test_a_file_no_line_of_which_has_a_time_says_where_its_lines_went(
+    spool: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    file = write_spool(spool / "a.ndjson", ["not json", '{"request_id": "no time"}'])
+    set_mtime(file, H16 + 25 * MINUTE)
+    with caplog.at_level(logging.WARNING, logger="prism_dagster"):
+        batch = SpoolSource(path=str(spool)).read_window(H14, H15)
+    assert batch.rejects.height == 0  # filed under 16:00, where the file was last written
+    assert caplog.messages == [
+        f"spool file {file}: 2 bad line(s) and no line with a readable time; filed as "
+        "rejects under hour 2026-03-31T16:00Z (when the file was last written)"
+    ]
+    assert SpoolSource(path=str(spool)).read_window(H16, H16 + 60 * MINUTE).rejects.height == 2

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from prism_dagster.cli import main
+from prism_dagster_tests.support.cli import prism
 from prism_dagster_tests.support.process import free_port
 from prism_dagster_tests.support.stores import AzureStore, GcsStore, S3Store, Store, new_name
 
@@ -196,3 +197,19 @@ def test_s3_without_delete_permission_is_a_warning(s3_auth, tmp_path, capsys, mo
     assert "WARN  delete probe" in out and "no delete permission" in out
     assert "WARN  one writer" in out and "cannot be released without delete permission" in out
     assert "result: OK (2 warning(s))" in out
+
+
+# --- the source --------------------------------------------------------------------------
+
+
+def test_a_missing_spool_folder_fails_validation_with_its_cause(tmp_path: Path) -> None:
+    (tmp_path / "prism.yaml").write_text(
+        "source: {kind: spool, path: no_such_spool}\n"
+        "integrations:\n  - {name: prod, provider: local, path: archive, start: 2026-03-01T00}\n"
+    )
+    done = prism("validate", "prod", cwd=tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    [source] = [line for line in done.stdout.splitlines() if line.split()[1:2] == ["source"]]
+    assert source.split()[0] == "FAIL"
+    assert f"spool folder {tmp_path / 'no_such_spool'} does not exist" in source
+    assert done.stdout.strip().endswith("result: FAILED")

@@ -91,8 +91,8 @@ class Archive:
         """
         manifest = self.manifest(hour)
         if manifest is None:
-            folder = layout.hour_folder(self.prefix, hour)
-            if any(layout.is_batch_key(k) for k in self.destination.list_keys(folder)):
+            listed = self.destination.list_keys(layout.hour_folder(self.prefix, hour))
+            if any(layout.is_batch_key(k) for k in layout.in_hour(self.prefix, hour, listed)):
                 key = layout.manifest_key(self.prefix, hour)
                 raise ManifestError(
                     f"{self.destination.uri(key)} is missing: the hour is incomplete"

@@ -10,7 +10,8 @@ other rows writes new keys, so the previous manifest stays true until the new on
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+import re
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 
 BATCH_SUFFIX = ".jsonl.gz"
@@ -120,18 +121,37 @@ def lease_claim_key(lease_key: str, token: str) -> str:
     return f"{lease_key.removesuffix('.json')}.claim-{token}.json"
 
 
+# The names this plugin gives an hour's objects, exactly: anything else in the folder (or in
+# a folder below it) is not the hour's, and is never taken for a batch, rejects or a claim.
+_HEX_ID = f"[0-9a-f]{{{BATCH_ID_HEX_CHARS}}}"
+_BATCH_NAME = re.compile(re.escape(BATCH_PREFIX) + _HEX_ID + re.escape(BATCH_SUFFIX))
+_REJECTS_NAME = re.compile(re.escape(REJECTS_PREFIX) + _HEX_ID + re.escape(BATCH_SUFFIX))
+_CLAIM_NAME = re.compile(
+    re.escape(LEASE_NAME.removesuffix(".json")) + r"\.claim-([0-9a-f]{32}|unreadable)\.json"
+)
+
+
+def _name(key: str) -> str:
+    return key.rsplit("/", 1)[-1]
+
+
 def is_lease_claim_key(key: str) -> bool:
     """Whether ``key`` names a claim left by the taker of a stale lease."""
-    return key.rsplit("/", 1)[-1].startswith(LEASE_NAME.removesuffix(".json") + ".claim-")
+    return _CLAIM_NAME.fullmatch(_name(key)) is not None
 
 
 def is_rejects_key(key: str) -> bool:
     """Whether ``key`` names an hour's rejects file."""
-    name = key.rsplit("/", 1)[-1]
-    return name.startswith(REJECTS_PREFIX) and name.endswith(BATCH_SUFFIX)
+    return _REJECTS_NAME.fullmatch(_name(key)) is not None
 
 
 def is_batch_key(key: str) -> bool:
     """Whether ``key`` names a batch file (and not a manifest, rejects or temp file)."""
-    name = key.rsplit("/", 1)[-1]
-    return name.startswith(BATCH_PREFIX) and name.endswith(BATCH_SUFFIX)
+    return _BATCH_NAME.fullmatch(_name(key)) is not None
+
+
+def in_hour(prefix: str, hour: datetime, keys: Iterable[str]) -> list[str]:
+    """The ``keys`` directly in the hour's folder: a listing is recursive, and a folder below
+    an hour's (another integration's prefix, say) holds objects that are not the hour's."""
+    folder = hour_folder(prefix, hour)
+    return [k for k in keys if k.startswith(folder) and "/" not in k[len(folder) :]]

@@ -2,9 +2,10 @@
 
 The lease lives beside the hour it guards, so it holds whoever writes: a scheduled run, a
 backfill, the late-rows sensor, the CLI or a second Dagster instance. It names the run that
-holds it and when it expires; a lease whose run has finished, or that expired (its writer
-crashed), is taken over. Before the manifest is written the writer checks the lease is
-still its own, so a writer that stalled past its lease never publishes over its successor.
+holds it, the process writing (host and pid) and when it expires; a lease whose run has
+finished, whose process is gone from this host (killed), or that expired, is taken over.
+Before the manifest is written the writer checks the lease is still its own, so a writer
+that stalled past its lease never publishes over its successor.
 """
 
 from __future__ import annotations
@@ -14,11 +15,12 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, fields
 from datetime import datetime, timedelta
 
 from prism_dagster import clock
 from prism_dagster.archive import layout
+from prism_dagster.archive.holder import Process, is_gone, this_process
 from prism_dagster.destinations.base import Destination
 from prism_dagster.errors import DestinationError, HourBusyError
 
@@ -31,12 +33,20 @@ HolderFinished = Callable[[str], bool]
 
 @dataclass(frozen=True)
 class Lease:
-    """Who writes an hour, until when; ``token`` tells this acquisition from any other."""
+    """Who writes an hour, until when; ``token`` tells this acquisition from any other.
+
+    ``host``, ``pid``, ``pid_space`` and ``started`` name the writing process (empty in
+    leases of earlier versions: their holders are never judged gone, only expired).
+    """
 
     holder: str
     token: str
     acquired_at: str
     expires_at: str
+    host: str = ""
+    pid: int = 0
+    pid_space: str = ""
+    started: str = ""
 
     def to_bytes(self) -> bytes:
         return json.dumps(asdict(self), sort_keys=True).encode()
@@ -44,13 +54,29 @@ class Lease:
     @classmethod
     def from_bytes(cls, data: bytes) -> Lease | None:
         try:
-            return cls(**json.loads(data))
-        except (ValueError, TypeError):
+            found = json.loads(data)
+            # Fields a later version adds are not ours to judge: read the ones we know.
+            return cls(**{f.name: found[f.name] for f in fields(cls) if f.name in found})
+        except (ValueError, TypeError, AttributeError):
             return None  # unreadable: treated as stale, never as held
 
     @property
     def acquired(self) -> datetime:
         return datetime.fromisoformat(self.acquired_at)
+
+    @property
+    def until(self) -> str:
+        """When the lease lapses, as the operator reads it (``2026-03-31T14:42:07Z``)."""
+        return f"{datetime.fromisoformat(self.expires_at):%Y-%m-%dT%H:%M:%SZ}"
+
+    @property
+    def process(self) -> Process:
+        return Process(self.host, self.pid, self.pid_space, self.started)
+
+    def describe(self) -> str:
+        """``run R (pid P on host H)``: who holds the hour, as the operator looks for it."""
+        where = f" (pid {self.pid} on host {self.host})" if self.pid and self.host else ""
+        return f"run {self.holder}{where}"
 
     def expired(self, now: datetime) -> bool:
         return datetime.fromisoformat(self.expires_at) <= now
@@ -83,7 +109,8 @@ class HourLease:
     def _stale(self, found: Lease | None, now: datetime) -> bool:
         if found is None or found.expired(now) or found.holder == self.holder:
             return True  # unreadable, expired, or ours from an earlier attempt of this run
-        return self._finished(found.holder)
+        # Its run finished (Dagster marked it failed, say), or its process was killed here.
+        return self._finished(found.holder) or is_gone(found.process)
 
     def _take_over(self, stale: Lease | None) -> None:
         """Remove a stale lease, if this writer is the one taker allowed to remove it."""
@@ -100,11 +127,16 @@ class HourLease:
     def try_acquire(self) -> Lease | None:
         """Take the lease if it is free or stale; the holder's lease if another run holds it."""
         now = clock.utc_now()
+        process = this_process()
         mine = Lease(
             holder=self.holder,
             token=uuid.uuid4().hex,
             acquired_at=now.isoformat(),
             expires_at=(now + timedelta(seconds=self.ttl_s)).isoformat(),
+            host=process.host,
+            pid=process.pid,
+            pid_space=process.pid_space,
+            started=process.started,
         )
         found: Lease | None = None
         for _ in range(3):
@@ -129,15 +161,17 @@ class HourLease:
             held = self.try_acquire()
             if self.lease is not None:
                 return self.lease
+            holder = held.describe() if held else "another writer"
+            until = held.until if held else "unknown"
             if time.monotonic() >= deadline:
-                holder = held.holder if held else "another writer"
-                until = held.expires_at if held else "unknown"
                 raise HourBusyError(
-                    f"{what} is being written by run {holder} (lease until {until}); "
+                    f"{what} is being written by {holder}, whose lease ends {until}; "
                     "this run left it untouched. Rerun the hour once that run has finished.",
                     [what],
+                    holder=held.holder if held else "",
+                    until=until,
                 )
-            _log.info(f"{what} is being written by run {held.holder if held else '?'}; waiting")
+            _log.info(f"{what} is being written by {holder} (lease until {until}); waiting")
             time.sleep(min(_POLL_S, max(0.0, deadline - time.monotonic())))
 
     def check(self) -> None:
@@ -163,4 +197,5 @@ class HourLease:
         except DestinationError as exc:
             # Without delete permission the hour is still archived; its lease just lapses.
             _log.warning(f"could not release {self.dest.uri(self.key)}: {exc}")
-        self.lease = None
+        finally:
+            self.lease = None  # tried once: a second release is a no-op

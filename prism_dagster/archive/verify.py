@@ -149,7 +149,8 @@ def verify_hour(archive: Archive, hour: datetime, current_fingerprint: str | Non
         report.error(str(exc))
         return report.done()
     # Listed after the manifest was read: a writer adds an hour's objects before its manifest.
-    stored = set(dest.list_keys(layout.hour_folder(prefix, hour)))
+    # Only the hour's own objects: a folder below it may be another integration's prefix.
+    stored = set(layout.in_hour(prefix, hour, dest.list_keys(layout.hour_folder(prefix, hour))))
     data_keys = sorted(k for k in stored if layout.is_batch_key(k) or layout.is_rejects_key(k))
     if manifest is None:
         if data_keys:

@@ -26,7 +26,7 @@ from prism_dagster.archive.lease import HolderFinished, HourLease
 from prism_dagster.archive.manifest import FileEntry, Manifest, fields_record, hour_label
 from prism_dagster.archive.records import HourRecords, InMemory
 from prism_dagster.archive.settings import WriteSettings
-from prism_dagster.destinations.base import Destination, ObjectKind
+from prism_dagster.destinations.base import Destination, ObjectKind, best_effort
 
 
 @dataclass(frozen=True)
@@ -169,7 +169,8 @@ def write_hour(
     try:
         # Listed under the lease: nobody else adds or removes objects in the hour meanwhile.
         cleaned = dest.remove_incomplete(layout.hour_folder(prefix, hour), taken.acquired)
-        existing = dest.list_keys(layout.hour_folder(prefix, hour))
+        # Only the hour's own objects: a folder below it may be another integration's prefix.
+        existing = layout.in_hour(prefix, hour, dest.list_keys(layout.hour_folder(prefix, hour)))
         manifest_key = layout.manifest_key(prefix, hour)
         if not records.height and not rejects.height and manifest_key in existing:
             # The source returned nothing for an hour that was archived whole: far more likely a
@@ -230,5 +231,10 @@ def write_hour(
             dest.delete_object(key)
         uris = [dest.uri(key) for key, _ in batches]
         return HourResult(hour, manifest, uris, stale, cleaned=cleaned)
+    except BaseException:
+        # The store may be what failed: letting go is then tried briefly, not for a whole
+        # budget; a lease left behind is taken over once this run is seen gone, or lapses.
+        best_effort(lease.release)
+        raise
     finally:
-        lease.release()
+        lease.release()  # after a failure, already let go: a no-op

@@ -2,22 +2,38 @@
 
 from __future__ import annotations
 
+import argparse
 import json
+from datetime import datetime
+from typing import TYPE_CHECKING
 
-from prism_dagster.archive import layout
-from prism_dagster.archive.verify import Severity, verify_hour
-from prism_dagster.cli.demo import PRISM_DIR, dagster_instance
-from prism_dagster.config import PrismConfig, find_integration, parse_hour
-from prism_dagster.defs.resources import live, live_archive
-from prism_dagster.errors import PrismError
-from prism_dagster.lifecycle.lineage import HourLineage, hour_lineage
-from prism_dagster.names import archive_key
-from prism_dagster.sources.base import fingerprint_change
+from prism_dagster.cli.arguments import (
+    FINE,
+    PROBLEM,
+    add_command,
+    add_config_option,
+    add_name_argument,
+    exit_codes,
+    hour_argument,
+)
+
+if TYPE_CHECKING:  # heavy (Dagster): imported when the command runs, not at --help
+    from prism_dagster.config import PrismConfig
+    from prism_dagster.lifecycle.lineage import HourLineage
 
 
-def lineage(config: PrismConfig, name: str, hour_text: str) -> HourLineage:
-    """The chain for integration ``name`` and UTC hour ``hour_text`` (e.g. 2026-03-31T14)."""
-    hour = parse_hour(hour_text)
+def lineage(config: PrismConfig, name: str, hour: str | datetime) -> HourLineage:
+    """The chain for integration ``name`` and UTC hour ``hour`` (e.g. 2026-03-31T14)."""
+    from prism_dagster.archive import layout
+    from prism_dagster.archive.verify import Severity, verify_hour
+    from prism_dagster.cli.demo import PRISM_DIR, dagster_instance
+    from prism_dagster.config import find_integration, parse_hour
+    from prism_dagster.defs.resources import live, live_archive
+    from prism_dagster.errors import PrismError
+    from prism_dagster.lifecycle.lineage import hour_lineage
+    from prism_dagster.names import archive_key
+
+    hour = parse_hour(hour)
     integration = find_integration(config, name)
     archive = live_archive(integration)
     try:
@@ -34,6 +50,8 @@ def lineage(config: PrismConfig, name: str, hour_text: str) -> HourLineage:
 
 def render(chain: HourLineage, as_json: bool) -> str:
     """The chain for people, or JSON for scripts."""
+    from prism_dagster.sources.base import fingerprint_change
+
     if as_json:
         return json.dumps(chain.to_json(), indent=2)
     lines = [f"{chain.integration} {chain.hour} (partition {chain.partition})"]
@@ -66,3 +84,32 @@ def render(chain: HourLineage, as_json: bool) -> str:
         for w in chain.writes
     ]
     return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the chain; 1 when the hour is not complete."""
+    from prism_dagster.config import load_config
+
+    chain = lineage(load_config(args.config), args.name, args.hour)
+    print(render(chain, args.json))
+    return FINE if chain.complete else PROBLEM
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    """Register ``lineage`` on the top-level parser's subcommands."""
+    cmd = add_command(
+        sub,
+        "lineage",
+        "one archived hour: its runs, source and objects",
+        exit_codes(
+            "the hour is complete (complete: yes)",
+            "the hour is not complete (complete: NO), or its archive could not be read",
+        ),
+        run,
+    )
+    add_name_argument(cmd)
+    cmd.add_argument(
+        "hour", metavar="HOUR", type=hour_argument, help="UTC hour, e.g. 2026-03-31T14"
+    )
+    cmd.add_argument("--json", action="store_true", help="machine-readable output")
+    add_config_option(cmd)

@@ -1,4 +1,4 @@
-"""The ``prism-dagster`` command: operator tasks from a terminal."""
+"""The prism-dagster command: operator tasks from a terminal."""
 
 from __future__ import annotations
 
@@ -8,10 +8,23 @@ import warnings
 from datetime import UTC, datetime
 from pathlib import Path
 
+from prism_dagster.cli.arguments import (
+    FINE,
+    PROBLEM,
+    USAGE,
+    Parser,
+    add_command,
+    add_config_option,
+    add_name_argument,
+    exit_codes,
+    hour_argument,
+)
+from prism_dagster.cli.lineage import add_parser as add_lineage_parser
 from prism_dagster.cli.permissions import add_parser as add_permissions_parser
 from prism_dagster.cli.pools import add_parser as add_pools_parser
 from prism_dagster.cli.sql import add_parser as add_sql_parser
-from prism_dagster.errors import PrismError
+from prism_dagster.cli.verify import add_parser as add_verify_parser
+from prism_dagster.errors import ConfigError, PrismError
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -33,7 +46,7 @@ def _demo(args: argparse.Namespace) -> int:
             )
             print(f"  {day} top models by cost (prism/usage_daily/{s.integration}): {top}")
     print("Open the Dagster UI on these runs: see README.md, 'The Dagster UI'.")
-    return 0
+    return FINE
 
 
 def _validate(args: argparse.Namespace) -> int:
@@ -46,7 +59,7 @@ def _validate(args: argparse.Namespace) -> int:
     source = validate_source(live(config.source.log_source()))
     result = Validation(result.integration, result.target, [*result.steps, source])
     print("\n".join(result.lines()))
-    return 0 if result.ok else 1
+    return FINE if result.ok else PROBLEM
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -57,7 +70,7 @@ def _status(args: argparse.Namespace) -> int:
     print(render(rows(config), args.json))
     if not args.json:
         print(f"\nstatus store: {store_label(config)}")
-    return 0
+    return FINE
 
 
 def _pause(args: argparse.Namespace) -> int:
@@ -65,86 +78,97 @@ def _pause(args: argparse.Namespace) -> int:
     from prism_dagster.config import load_config
 
     print(set_paused(load_config(args.config), args.name, args.command == "pause"))
-    return 0
+    return FINE
 
 
 def _simulate(args: argparse.Namespace) -> int:
-    from prism_dagster.config import parse_hour
-    from prism_dagster.sources.simulate import simulate
+    from prism_dagster.names import hour_text
+    from prism_dagster.sources.simulate import simulate, summary
 
-    start, end = parse_hour(args.start), parse_hour(args.end)
-    if end <= start:
-        raise PrismError(f"--end {args.end} must be after --start {args.start}")
-    hours = simulate(args.spool, start, end, args.rate, args.seed, args.bad_lines)
-    rows = sum(h.rows for h in hours)
-    quiet = sum(1 for h in hours if h.path is None)
-    print(f"wrote {rows} requests over {len(hours)} hours ({quiet} quiet) to {args.spool}")
-    return 0
-
-
-def _lineage(args: argparse.Namespace) -> int:
-    from prism_dagster.cli.lineage import lineage, render
-    from prism_dagster.config import load_config
-
-    print(render(lineage(load_config(args.config), args.name, args.hour), args.json))
-    return 0
+    if args.end <= args.start:
+        args.usage(f"--end {hour_text(args.end)} must be after --start {hour_text(args.start)}")
+    hours = simulate(args.spool, args.start, args.end, args.rate, args.seed, args.bad_lines)
+    print(f"wrote {summary(hours)} to {args.spool}")
+    return FINE
 
 
 def _now_hour() -> str:
     return f"{datetime.now(UTC):%Y-%m-%dT%H}"
 
 
-def parser() -> argparse.ArgumentParser:
+def parser() -> Parser:
     """The command-line interface."""
-    top = argparse.ArgumentParser(prog="prism-dagster", description=__doc__)
-    sub = top.add_subparsers(dest="command", required=True)
-    demo = sub.add_parser("demo", help="simulate the last 24 hours and archive them locally")
-    demo.add_argument(
-        "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
+    top = Parser(
+        prog="prism-dagster", description=__doc__, epilog=exit_codes("fine", "a problem found")
+    )
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    demo = add_command(
+        sub,
+        "demo",
+        "simulate the last 24 hours and archive them locally",
+        exit_codes("every hour was archived", "an archive run failed (the cause is printed)"),
+        _demo,
     )
     demo.add_argument("--rate", type=int, default=500, help="mean requests per hour")
-    demo.set_defaults(run=_demo)
-    check = sub.add_parser("validate", help="write, read, list and delete a probe object")
-    check.add_argument("name", help="integration name in prism.yaml")
-    check.add_argument(
-        "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
+    add_config_option(demo)
+    check = add_command(
+        sub,
+        "validate",
+        "write, read, list and delete a probe object, and open the source",
+        exit_codes(
+            "every step passed (WARN steps included)",
+            "a step failed: the destination or the source cannot be used as configured",
+        ),
+        _validate,
     )
-    check.set_defaults(run=_validate)
-    status = sub.add_parser("status", help="status of every integration")
+    add_name_argument(check)
+    add_config_option(check)
+    status = add_command(
+        sub,
+        "status",
+        "status of every integration",
+        exit_codes("shown, whatever each integration's status (read STATUS for Error)"),
+        _status,
+    )
     status.add_argument("--json", action="store_true", help="machine-readable output")
-    status.add_argument(
-        "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
-    )
-    status.set_defaults(run=_status)
+    add_config_option(status)
     for verb, text in (
         ("pause", "stop archiving an integration"),
         ("resume", "resume and catch up"),
     ):
-        toggle = sub.add_parser(verb, help=text)
-        toggle.add_argument("name", help="integration name in prism.yaml")
-        toggle.add_argument(
-            "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
-        )
-        toggle.set_defaults(run=_pause)
-    chain = sub.add_parser("lineage", help="one archived hour: its runs, source and objects")
-    chain.add_argument("name", help="integration name in prism.yaml")
-    chain.add_argument("hour", help="UTC hour, e.g. 2026-03-31T14")
-    chain.add_argument("--json", action="store_true", help="machine-readable output")
-    chain.add_argument(
-        "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
+        toggle = add_command(sub, verb, text, exit_codes(f"{verb}d"), _pause)
+        add_name_argument(toggle)
+        add_config_option(toggle)
+    sim = add_command(
+        sub,
+        "simulate",
+        "write realistic gateway traffic into a spool folder",
+        exit_codes("the traffic was written"),
+        _simulate,
     )
-    chain.set_defaults(run=_lineage)
-    sim = sub.add_parser("simulate", help="write realistic gateway traffic into a spool folder")
     sim.add_argument("--spool", type=Path, default=Path(".prism/spool"))
-    sim.add_argument("--start", required=True, help="first UTC hour, e.g. 2026-03-31T00")
-    sim.add_argument("--end", default=_now_hour(), help="UTC hour to stop before (default: now)")
+    sim.add_argument(
+        "--start",
+        required=True,
+        type=hour_argument,
+        metavar="HOUR",
+        help="first UTC hour, e.g. 2026-03-31T00",
+    )
+    sim.add_argument(
+        "--end",
+        default=_now_hour(),
+        type=hour_argument,
+        metavar="HOUR",
+        help="UTC hour to stop before (default: the current hour)",
+    )
     sim.add_argument("--rate", type=int, default=500, help="mean requests per hour")
     sim.add_argument("--seed", type=int, default=0, help="same seed, same traffic")
     sim.add_argument("--bad-lines", type=int, default=0, help="malformed lines per hour")
-    sim.set_defaults(run=_simulate)
+    add_lineage_parser(sub)
     add_sql_parser(sub)
     add_pools_parser(sub)
     add_permissions_parser(sub)
+    add_verify_parser(sub)
     return top
 
 
@@ -160,7 +184,15 @@ def main(argv: list[str] | None = None) -> int:
         return args.run(args)
     except PrismError as exc:
         print(f"prism-dagster: {exc}", file=sys.stderr)
-        return 2
+        return USAGE if _usage(exc) else PROBLEM
+
+
+def _usage(exc: PrismError) -> bool:
+    """Whether the command was given something it cannot use (exit 2), rather than finding a
+    problem where it looked (exit 1: a destination, a source, an archive)."""
+    from prism_dagster.queries.target import QueryError  # an engine that cannot read the store
+
+    return isinstance(exc, ConfigError | QueryError)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,14 @@ from typing import TYPE_CHECKING
 
 import yaml
 
+from prism_dagster.cli.arguments import (
+    FINE,
+    add_command,
+    add_config_option,
+    add_name_argument,
+    exit_codes,
+)
+
 if TYPE_CHECKING:
     from prism_dagster.access import Placeholders
 
@@ -40,19 +48,22 @@ def run(args: argparse.Namespace) -> int:
         project_number=args.project_number or defaults.project_number,
     )
     print(render(args.config, args.name, where, args.format), end="")
-    return 0
+    return FINE
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``permissions`` on the top-level parser's subcommands."""
-    cmd = sub.add_parser("permissions", help="the least-privilege policy an integration needs")
-    cmd.add_argument("name", help="integration name in prism.yaml")
+    cmd = add_command(
+        sub,
+        "permissions",
+        "the least-privilege policy an integration needs",
+        exit_codes("the policy was printed"),
+        run,
+    )
+    add_name_argument(cmd)
     cmd.add_argument("--format", choices=("json", "yaml"), default="json")
     cmd.add_argument("--account-id", help="AWS account, for a KMS key given without its ARN")
     cmd.add_argument("--subscription", help="Azure subscription id of the storage account")
     cmd.add_argument("--resource-group", help="Azure resource group of the storage account")
     cmd.add_argument("--project-number", help="GCP project number, for the CMEK service agent")
-    cmd.add_argument(
-        "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
-    )
-    cmd.set_defaults(run=run)
+    add_config_option(cmd)

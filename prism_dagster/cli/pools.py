@@ -11,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from prism_dagster.cli.arguments import FINE, add_command, add_config_option, exit_codes
 from prism_dagster.errors import PrismError
 
 
@@ -35,17 +36,25 @@ def run(args: argparse.Namespace) -> int:
         dagster = str(Path(sys.executable).with_name("dagster"))
         done = subprocess.run([dagster, *argv[1:]], capture_output=True, text=True)
         if done.returncode != 0:
-            raise PrismError(f"{' '.join(argv)} failed: {done.stderr.strip()[-500:]}")
-    return 0
+            # Dagster ends with the exception's own message: that line, not its traceback.
+            said = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise PrismError(f"{' '.join(argv)} failed: {said}")
+    return FINE
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``pools`` on the top-level parser's subcommands."""
-    pools = sub.add_parser("pools", help="the Dagster pool limits prism.yaml configures")
+    pools = add_command(
+        sub,
+        "pools",
+        "the Dagster pool limits prism.yaml configures",
+        exit_codes(
+            "the commands were printed (and, with --apply, each succeeded)",
+            "--apply: a dagster command failed (its error is printed)",
+        ),
+        run,
+    )
     pools.add_argument(
         "--apply", action="store_true", help="set them on the instance at $DAGSTER_HOME"
     )
-    pools.add_argument(
-        "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
-    )
-    pools.set_defaults(run=run)
+    add_config_option(pools)

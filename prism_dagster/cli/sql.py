@@ -5,6 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from prism_dagster.cli.arguments import (
+    FINE,
+    add_command,
+    add_config_option,
+    add_name_argument,
+    exit_codes,
+)
 from prism_dagster.queries.engines import ENGINES
 
 ENGINE_HELP = (
@@ -21,17 +28,20 @@ def render(config_path: Path | None, name: str, engine: str) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the definitions; a PrismError (wrong engine for the provider) exits non-zero."""
+    """Print the definitions; an engine that cannot read the provider is a usage error (2)."""
     print(render(args.config, args.name, args.engine), end="")
-    return 0
+    return FINE
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Register ``sql`` on the top-level parser's subcommands."""
-    sql = sub.add_parser("sql", help="print SQL that defines an integration's archive as a view")
-    sql.add_argument("name", help="integration name in prism.yaml")
-    sql.add_argument("--engine", choices=ENGINES, default="duckdb", help=ENGINE_HELP)
-    sql.add_argument(
-        "--config", type=Path, default=None, help="default: $PRISM_CONFIG or prism.yaml"
+    sql = add_command(
+        sub,
+        "sql",
+        "print SQL that defines an integration's archive as a view",
+        exit_codes("the definitions were printed"),
+        run,
     )
-    sql.set_defaults(run=run)
+    add_name_argument(sql)
+    sql.add_argument("--engine", choices=ENGINES, default="duckdb", help=ENGINE_HELP)
+    add_config_option(sql)

@@ -16,7 +16,7 @@ DEMO_HOURS = 24
 DEFAULT_INTEGRATION = "local_demo"
 
 _TEMPLATE = """\
-# prism_dagster configuration. Written by `prism-dagster demo`; see README.md for every field.
+# prism_dagster configuration, written by `prism-dagster demo`: see docs/configuration.md.
 source:
   kind: spool              # the embedded default: gateway NDJSON (.gz) files in a folder
   path: {spool}
@@ -28,7 +28,7 @@ integrations:
     path: {archive}
     prefix: prism/demo     # objects go to {{prefix}}/logs/YYYY/MM/DD/hour=HH/
     start: "{start}"  # first UTC hour archived
-    # gzip_level, max_rows_per_file, retry, ...: see README.md for each and its default
+    # gzip_level, max_rows_per_file, retry, ...: see docs/configuration.md for each and its default
 """
 
 

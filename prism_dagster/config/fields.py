@@ -33,22 +33,31 @@ def _env_ref(value: Any) -> Any:
     return value
 
 
+@dataclass(frozen=True)
+class LiteralSecret:
+    """Stands in for a secret written literally in prism.yaml: its field's type refuses it,
+    so the entry's other problems are still found, and the value itself is not kept."""
+
+    MESSAGE = "secrets are never written in prism.yaml; use {env: NAME} and set the variable"
+
+
 def _with_env_refs(raw: Any) -> Any:
-    """Every ``{env: NAME}`` as an EnvRef; a literal value in a secret field is refused."""
+    """Every ``{env: NAME}`` as an EnvRef; a literal value in a secret field as LiteralSecret."""
     if not isinstance(raw, dict):
         return raw
     values = {key: _env_ref(value) for key, value in raw.items()}
     for key in SECRET_FIELDS & values.keys():
         if values[key] is not None and not isinstance(values[key], EnvRef):
-            raise ValueError(
-                f"field {key!r}: secrets are never written in prism.yaml; "
-                f"use {{env: NAME}} and set the variable"
-            )
+            values[key] = LiteralSecret()
     return values
 
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, arbitrary_types_allowed=True)
+
+
+#: The form of an hour everywhere a person types one.
+HOUR_FORM = "a UTC hour written YYYY-MM-DDTHH, such as 2026-03-31T14"
 
 
 def parse_hour(value: Any) -> datetime:
@@ -61,11 +70,11 @@ def parse_hour(value: Any) -> datetime:
             text += ":00"
         try:
             moment = datetime.fromisoformat(text)
-        except ValueError as exc:
-            raise ValueError(f"{value!r} is not an ISO date or hour such as 2026-03-01T00") from exc
+        except ValueError:
+            raise ValueError(f"{value!r} is not {HOUR_FORM}") from None
     moment = moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment
     if moment.minute or moment.second or moment.microsecond:
-        raise ValueError(f"{value!r} is not on the hour")
+        raise ValueError(f"{value!r} is not on the hour: give {HOUR_FORM}")
     return moment.astimezone(UTC)
 
 

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import re
 from abc import abstractmethod
 from datetime import datetime
+from pathlib import PurePath
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, PrivateAttr, field_validator, model_validator
 
+from prism_dagster.archive import layout
 from prism_dagster.archive.settings import WriteFields, WriteSettings
 from prism_dagster.config.fields import (
     _NAME,
@@ -179,6 +183,11 @@ class S3Integration(IntegrationBase):
             **self._common(),
         )
 
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_url(cls, value: Value | None) -> Value | None:
+        return no_password(value, "endpoint_url")
+
     @model_validator(mode="after")
     def _keys_in_pairs(self) -> S3Integration:
         if (self.access_key_id is None) != (self.secret_access_key is None):
@@ -221,7 +230,7 @@ class AzureIntegration(IntegrationBase):
     def _no_sas_in_url(cls, value: Value | None) -> Value | None:
         if isinstance(value, str) and "?" in value:
             raise ValueError("must not carry a query string; put a SAS in sas_token: {env: NAME}")
-        return value
+        return no_password(value, "account_url")
 
     @model_validator(mode="after")
     def _one_credential(self) -> AzureIntegration:
@@ -261,6 +270,11 @@ class GcsIntegration(IntegrationBase):
             **self._common(),
         )
 
+    @field_validator("endpoint_url")
+    @classmethod
+    def _endpoint_url(cls, value: Value | None) -> Value | None:
+        return no_password(value, "endpoint_url")
+
 
 Integration = Annotated[
     LocalIntegration | S3Integration | AzureIntegration | GcsIntegration,
@@ -271,23 +285,62 @@ Integration = Annotated[
 PROVIDERS: tuple[str, ...] = ("local", "s3", "azure", "gcs")
 
 
+def no_password(value: Value | None, field: str) -> Value | None:
+    """``value``, unless it is a literal URL carrying a password (``http://user:secret@…``)."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            password = urlsplit(text if "://" in text else f"//{text}").password
+        except ValueError:
+            password = None  # not a URL we can read: the SDK will say so, with no secret in it
+        if password:
+            raise ValueError(
+                "holds a password: secrets are never written in prism.yaml; "
+                f"use {field}: {{env: NAME}} and set the variable"
+            )
+    return value
+
+
 def _plain(value: Value | None) -> str:
     return shown(value) or ""
 
 
+#: S3's own endpoints, whatever the region or spelling: one bucket namespace per partition.
+_AWS_S3 = re.compile(r"^(?:[a-z0-9.-]+\.)?s3(?:[.-][a-z0-9-]+)*\.amazonaws\.com(\.cn)?$")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def _host(host: str) -> str:
+    host = host.lower().rstrip(".")
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return "localhost" if host == "localhost" else host
+    # 127.0.0.1, ::1 and localhost reach one server: one spelling for all of them.
+    return "localhost" if address.is_loopback or address.is_unspecified else address.compressed
+
+
 def _endpoint(url: str, default: str) -> str:
+    """One spelling per server: case, trailing dots and ``/``, default ports, loopback
+    aliases and S3's regional or legacy endpoints all fold into it."""
     parts = urlsplit(url.strip() or default)
-    port = f":{parts.port}" if parts.port else ""
-    return (
-        f"{parts.scheme.lower()}://{(parts.hostname or '').lower()}{port}{parts.path.rstrip('/')}"
-    )
+    host = _host(parts.hostname or "")
+    match = _AWS_S3.match(host)
+    if match:
+        return "aws-cn" if match.group(1) else "aws"
+    try:
+        port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower())
+    except ValueError:
+        port = None  # an unreadable port: the SDK refuses it when the resource starts
+    return f"{host}:{port}{parts.path.rstrip('/')}" if port else f"{host}{parts.path.rstrip('/')}"
 
 
 def destination_identity(integration: Integration) -> tuple[str, ...]:
-    """Where an integration's objects really land, after env values and aliases resolve.
+    """Where an integration's objects really land, after env values and aliases resolve:
+    (provider, endpoint or folder, bucket or container, prefix).
 
     ``X`` and ``X/.``, a relative and an absolute path, a literal bucket and an ``{env}``
-    naming it, an endpoint with and without a trailing ``/`` all give one identity.
+    naming it, endpoint spellings of one server (see ``_endpoint``) all give one identity.
     """
     prefix = integration.prefix.strip("/")
     if isinstance(integration, LocalIntegration):
@@ -309,3 +362,17 @@ def destination_identity(integration: Integration) -> tuple[str, ...]:
     else:
         account = _plain(integration.account_url)
     return ("azure", _endpoint(account, ""), _plain(integration.container), prefix)
+
+
+def archive_root(integration: Integration) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(the store, the folders down to the archive's root): where every hour lives.
+
+    Two archives overlap when they share a store and one's folders start with the other's:
+    then one's hour folders hold the other's objects.
+    """
+    *store, prefix = destination_identity(integration)
+    logs = tuple(layout.logs_dir(prefix).split("/"))
+    if isinstance(integration, LocalIntegration):
+        # A path/prefix split (X + p/q, X/p + q) is one folder: compare whole paths.
+        return ("local",), PurePath(store[1]).parts + logs
+    return tuple(store), logs

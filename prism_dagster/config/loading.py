@@ -3,15 +3,17 @@ field, and relative folders anchored next to the file."""
 
 from __future__ import annotations
 
+import difflib
 import os
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
+from pydantic.fields import FieldInfo
 
-from prism_dagster.config.fields import EnvRef
+from prism_dagster.config.fields import EnvRef, LiteralSecret
 from prism_dagster.config.integrations import PROVIDERS, Integration
 from prism_dagster.config.model import PrismConfig, shared_destination
 from prism_dagster.config.sources import SpoolSourceConfig
@@ -42,17 +44,54 @@ def _describe(error: dict[str, Any], raw: dict[str, Any]) -> str:
     message = error["msg"].removeprefix("Value error, ")
     if error["type"] == "missing":
         message = "required field is missing"
+    if isinstance(error.get("input"), LiteralSecret):
+        message = LiteralSecret.MESSAGE
+    field = ".".join(str(part) for part in loc)
+    if error["type"] == "extra_forbidden":
+        return f"{where}: {_unknown(field, _known_fields(list(error['loc'][:-1])))}"
     if not loc:
         return message if where == "prism.yaml" else f"{where}: {message}"
-    field = ".".join(str(part) for part in loc)
     return f"{where}: field {field!r}: {message}"
 
 
+def _unknown(field: str, known: list[str]) -> str:
+    """A key no model declares, with the nearest one that it does, if one is near."""
+    parent, _, key = field.rpartition(".")
+    near = difflib.get_close_matches(key, known, n=1)
+    if not near:
+        return f"unknown field {field!r}"
+    suggestion = f"{parent}.{near[0]}" if parent else near[0]
+    return f"unknown field {field!r} (did you mean {suggestion!r}?)"
+
+
+def _known_fields(loc: list[Any]) -> list[str]:
+    """The fields of the model at ``loc`` (pydantic's location, provider tags and all)."""
+    models: list[type[BaseModel]] = [PrismConfig]
+    for part in (p for p in loc if not isinstance(p, int)):  # a list item: the same models
+        fields = [model.model_fields[part] for model in models if part in model.model_fields]
+        # Not a field: a union's tag (``s3`` in integrations.0.s3.bucket) picks its member.
+        models = [found for f in fields for found in _models_in(f.annotation)] or [
+            m for m in models if any(part in _tags(f) for f in m.model_fields.values())
+        ]
+    return sorted({name for model in models for name in model.model_fields})
+
+
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    return [model for arg in get_args(annotation) for model in _models_in(arg)]
+
+
+def _tags(field: FieldInfo) -> tuple[Any, ...]:
+    return get_args(field.annotation) if get_origin(field.annotation) is Literal else ()
+
+
 def described(exc: ValidationError, raw: Any, origin: str) -> str:
-    """A validation error as the operator reads it: each problem naming integration and field."""
+    """A validation error as the operator reads it: every problem at once, each naming the
+    integration and the field, an unknown field with the nearest known one."""
     raw = raw if isinstance(raw, dict) else {}
-    problems = "\n  ".join(_describe(error, raw) for error in exc.errors())
-    return f"{origin} is invalid:\n  {problems}"
+    problems = dict.fromkeys(_describe(error, raw) for error in exc.errors())
+    return f"{origin} is invalid:\n  " + "\n  ".join(problems)
 
 
 def parse_config(raw: Any, origin: str = "prism.yaml") -> PrismConfig:

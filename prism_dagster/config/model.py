@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import os
 import re
+from pathlib import PurePath
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 
 from pydantic import Field, field_validator, model_validator
 
 from prism_dagster.config.fields import SECRET_FIELDS, EnvRef, Value, _env_ref, _Strict
-from prism_dagster.config.integrations import Integration, destination_identity
+from prism_dagster.config.integrations import Integration, archive_root, no_password
 from prism_dagster.config.pools import PoolsConfig
 from prism_dagster.config.sources import PostgresSourceConfig, SpoolSourceConfig
 
@@ -23,13 +23,7 @@ class StatusStoreConfig(_Strict):
     @field_validator("url", mode="before")
     @classmethod
     def _url(cls, value: Any) -> Any:
-        value = _env_ref(value)
-        if isinstance(value, str) and urlsplit(value).password:
-            raise ValueError(
-                "holds a password: secrets are never written in prism.yaml; "
-                "use url: {env: NAME} and set the variable"
-            )
-        return value
+        return no_password(_env_ref(value), "url")
 
 
 class CatchUpConfig(_Strict):
@@ -106,19 +100,43 @@ class PrismConfig(_Strict):
 
 
 def shared_destination(integrations: list[Integration]) -> str | None:
-    """Why two integrations would write the same place, if they would (else None)."""
-    places: dict[tuple[str, ...], str] = {}
-    for integration in integrations:
-        # Two integrations writing one prefix would delete each other's batches as stale.
-        place = destination_identity(integration)
-        if place in places:
-            return (
-                f"integration {integration.name!r}: writes the same destination and prefix as "
-                f"{places[place]!r} ({' '.join(p for p in place if p)}); "
-                "give each integration its own prefix"
-            )
-        places[place] = integration.name
+    """Why two integrations' archives would overlap, if they would (else None).
+
+    One root inside the other's, however spelled: the outer one's hour folders would hold
+    the inner one's objects, and two equal roots write the same keys.
+    """
+    # Two integrations writing one place would replace each other's manifests and delete
+    # each other's batches as stale.
+    roots = [(integration, *archive_root(integration)) for integration in integrations]
+    for later, (integration, store, folders) in enumerate(roots):
+        for other, other_store, other_folders in roots[:later]:
+            if store != other_store:
+                continue
+            if folders == other_folders:
+                return (
+                    f"integration {integration.name!r}: writes the same destination and prefix "
+                    f"as {other.name!r} ({_place(store, folders)}); "
+                    "give each integration its own prefix"
+                )
+            pair = sorted([(folders, integration.name), (other_folders, other.name)])
+            (outer, outer_name), (inner, inner_name) = pair
+            if inner[: len(outer)] == outer:
+                return (
+                    f"integration {integration.name!r}: its archive overlaps that of "
+                    f"{other.name!r}: the archive of {inner_name!r} ({_place(store, inner)}) "
+                    f"lies inside that of {outer_name!r} ({_place(store, outer)}), whose runs "
+                    "would take its files for their own; give each integration a prefix "
+                    "outside the other's"
+                )
     return None
+
+
+def _place(store: tuple[str, ...], folders: tuple[str, ...]) -> str:
+    """An archive root as the operator knows it: a folder, or ``s3://bucket/key at endpoint``."""
+    if store == ("local",):
+        return str(PurePath(*folders))
+    provider, endpoint, bucket = store
+    return f"{provider}://{bucket}/{'/'.join(folders)}" + (f" at {endpoint}" if endpoint else "")
 
 
 def secret_env_values(config: PrismConfig) -> list[str]:

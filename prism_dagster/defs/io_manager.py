@@ -145,10 +145,19 @@ class ArchiveIOManager(dg.ConfigurableIOManager):
             context.add_output_metadata({**window, **obj.run_metadata})
         if busy:
             hours = [label for exc in busy for label in exc.hours]
+            # Who holds each hour and until when, first: what the operator waits for.
+            held = [
+                f"{label} (run {exc.holder} holds it until {exc.until})" if exc.holder else label
+                for exc in busy
+                for label in exc.hours
+            ]
             raise HourBusyError(
                 f"{len(busy)} hour(s) were being written by another run and were left to it: "
-                f"{', '.join(hours)}. The other {len(results)} hour(s) were archived.",
+                f"{', '.join(held)}. The other {len(results)} hour(s) were archived; rerun "
+                "the hour(s) once that run has finished.",
                 hours,
+                holder=busy[0].holder,
+                until=busy[0].until,
             )
 
     def load_input(self, context: dg.InputContext) -> pl.DataFrame:

@@ -8,6 +8,7 @@ import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from contextlib import AbstractContextManager, suppress
+from contextvars import ContextVar
 from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar, TypeVar
@@ -20,6 +21,9 @@ from prism_dagster.errors import DestinationError, FailureCause, redact
 
 T = TypeVar("T")
 _log = logging.getLogger("prism_dagster")
+#: True while ``best_effort`` runs a clean-up after a failure: its requests then get the
+#: short clean-up budget, not a whole one each, since the store may be what failed.
+_cleaning_up: ContextVar[bool] = ContextVar("prism_cleaning_up", default=False)
 
 
 class ObjectKind(StrEnum):
@@ -83,7 +87,8 @@ class Destination(dg.ConfigurableResource, ABC):
         """Whether ``exc`` is the store refusing a conditional create: the key exists."""
 
     def remove_incomplete(self, prefix: str, begun_before: datetime) -> list[str]:
-        """Discard uploads under ``prefix`` that never completed and began before ``begun_before``.
+        """Discard uploads directly in the folder ``prefix`` (ending in ``/``; not in folders
+        below it) that never completed and began before ``begun_before``.
 
         Returns what was discarded. Stores that expire unfinished uploads on their own
         (Azure's uncommitted blocks, GCS resumable sessions: both after 7 days) keep this no-op.
@@ -134,9 +139,11 @@ class Destination(dg.ConfigurableResource, ABC):
         ``attempts`` were made): the last wait is cut to end at the deadline, so an
         outage shorter than the limit is ridden through. SDKs' own retries are off, so this
         is the one policy, on every provider. Permanent failures (denied, missing, bad key)
-        raise at once.
+        raise at once. Within ``best_effort`` (clean-up after a failure) the budget is
+        ``RetryPolicy.for_cleanup``'s.
         """
-        policy = self.settings.retry
+        cleaning_up = _cleaning_up.get()
+        policy = self.settings.retry.for_cleanup() if cleaning_up else self.settings.retry
         started = time.monotonic()
         deadline = started + policy.give_up_after_s
         for attempt in range(1, policy.attempts + 1):
@@ -153,7 +160,10 @@ class Destination(dg.ConfigurableResource, ABC):
                 left = deadline - time.monotonic()
                 if attempt == policy.attempts or left <= 0:
                     spent = time.monotonic() - started
-                    _log.error(f"{error} Giving up after {attempt} attempt(s) in {spent:.0f}s.")
+                    if cleaning_up:  # the failure being cleaned up after is the one to read
+                        _log.warning(f"{error} Left for the next run after {attempt} attempt(s).")
+                    else:
+                        _log.error(f"{error} Giving up after {attempt} attempt(s) in {spent:.0f}s.")
                     raise error.gave_up(attempt, spent) from None
                 delay = min(random.uniform(0, ceiling), left)
                 _log.warning(
@@ -176,6 +186,14 @@ class Destination(dg.ConfigurableResource, ABC):
 
 
 def best_effort(action: Callable[[], object]) -> None:
-    """Run a cleanup step after a failure without letting it hide the failure itself."""
-    with suppress(Exception):
-        action()
+    """Run a clean-up step after a failure without letting it hide the failure itself.
+
+    Its requests are tried on the short clean-up budget (``RetryPolicy.for_cleanup``): a run
+    gives up within its own budget, and the next run finishes what is left.
+    """
+    cleaning_up = _cleaning_up.set(True)
+    try:
+        with suppress(Exception):
+            action()
+    finally:
+        _cleaning_up.reset(cleaning_up)

@@ -32,6 +32,11 @@ class GcsDestination(Destination):
     provider: ClassVar[str] = "gcs"
     _client: Any = PrivateAttr(default=None)
 
+    @property
+    def timeout(self) -> float:
+        """Seconds each request may take to connect, and then to answer (``request_timeout_s``)."""
+        return self.settings.retry.request_timeout_s
+
     def blob(self, key: str) -> Any:
         """The handle of one object, with this integration's KMS key (no request is made)."""
         return self.bucket_client().blob(key, kms_key_name=self.kms_key_name)
@@ -44,7 +49,7 @@ class GcsDestination(Destination):
         """
         if stored.get("crc32c") in (None, b64(crc32c)):
             return
-        self.bucket_client().blob(key).delete(retry=None)
+        self.bucket_client().blob(key).delete(retry=None, timeout=self.timeout)
         raise self.error(
             f"writing {self.uri(key)}",
             FailureCause.CHECKSUM_MISMATCH,
@@ -160,6 +165,7 @@ class GcsDestination(Destination):
             if_generation_match=0,
             checksum="crc32c",
             retry=None,
+            timeout=self.timeout,
         )
 
     def _already_exists(self, exc: Exception) -> bool:
@@ -170,13 +176,16 @@ class GcsDestination(Destination):
     def get_object(self, key: str) -> bytes:
         # raw_download: the stored gzip bytes, never "decompressive transcoding".
         def read() -> bytes:
-            return self.bucket_client().blob(key).download_as_bytes(raw_download=True, retry=None)
+            blob = self.bucket_client().blob(key)
+            return blob.download_as_bytes(raw_download=True, retry=None, timeout=self.timeout)
 
         return self.run(f"reading {self.uri(key)}", read)
 
     def list_keys(self, prefix: str) -> list[str]:
         def listing() -> list[str]:
-            blobs = self.client().list_blobs(self.bucket, prefix=prefix, retry=None)
+            blobs = self.client().list_blobs(
+                self.bucket, prefix=prefix, retry=None, timeout=self.timeout
+            )
             return sorted(blob.name for blob in blobs)
 
         return self.run(f"listing {self.uri(prefix)}", listing)
@@ -186,7 +195,7 @@ class GcsDestination(Destination):
 
         def delete() -> None:
             try:
-                self.bucket_client().blob(key).delete(retry=None)
+                self.bucket_client().blob(key).delete(retry=None, timeout=self.timeout)
             except NotFound as exc:
                 if "bucket" in str(exc).lower() and "object" not in str(exc).lower():
                     raise

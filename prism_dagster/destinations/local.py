@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +15,8 @@ from urllib.parse import quote
 from pydantic import Field
 
 from prism_dagster.destinations.base import Destination, ObjectKind, ObjectSink
-from prism_dagster.errors import DestinationError, FailureCause
+from prism_dagster.destinations.local_codes import classify
+from prism_dagster.errors import DestinationError
 
 # In-flight objects are hidden files beside their target; readers and listings skip
 # names starting with "." (as Athena, Hive and Spark do).
@@ -22,11 +24,29 @@ _TEMP_MARK = ".tmp-"
 
 
 class _FileSink(ObjectSink):
-    def __init__(self, handle: BinaryIO) -> None:
-        self._handle = handle
+    def __init__(self, handle: BinaryIO, failed: Callable[[OSError], DestinationError]) -> None:
+        self._handle, self._failed = handle, failed
 
     def write(self, data: bytes) -> None:
-        self._handle.write(data)
+        try:
+            self._handle.write(data)
+        except OSError as exc:  # e.g. the disk filled up mid-file
+            raise self._failed(exc) from None
+
+    def flush(self) -> None:
+        """Everything written, on disk: the object is complete before it is published."""
+        try:
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+        except OSError as exc:
+            raise self._failed(exc) from None
+
+
+def _make_folder(folder: Path) -> None:
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:  # a file where the folder must be: not a key that exists
+        raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from None
 
 
 class LocalDestination(Destination):
@@ -46,11 +66,9 @@ class LocalDestination(Destination):
         return target
 
     def translate(self, exc: Exception, action: str) -> DestinationError:
-        if isinstance(exc, PermissionError):
-            fix = "Let the Dagster user write, read and delete in the folder."
-            return self.error(action, FailureCause.ACCESS_DENIED, str(exc), fix)
-        if isinstance(exc, FileNotFoundError):
-            return self.error(action, FailureCause.UNKNOWN, "no such object", "")
+        named = classify(exc, self.root) if isinstance(exc, OSError) else None
+        if named is not None:
+            return self.error(action, *named)
         return super().translate(exc, action)
 
     @contextmanager
@@ -59,17 +77,18 @@ class LocalDestination(Destination):
         temp = target.with_name(f".{target.name}{_TEMP_MARK}{uuid.uuid4().hex}")
 
         def create() -> BinaryIO:
-            target.parent.mkdir(parents=True, exist_ok=True)
+            _make_folder(target.parent)
             return temp.open("wb")
 
-        handle = self.run(f"writing {self.uri(key)}", create)
+        action = f"writing {self.uri(key)}"
+        handle = self.run(action, create)
         try:
             with handle:
-                yield _FileSink(handle)
-                handle.flush()
-                os.fsync(handle.fileno())
+                sink = _FileSink(handle, lambda exc: self.translate(exc, action))
+                yield sink
+                sink.flush()
             # rename is atomic on one filesystem: readers see the old object or the new one.
-            self.run(f"writing {self.uri(key)}", lambda: os.replace(temp, target))
+            self.run(action, lambda: os.replace(temp, target))
         except BaseException:
             temp.unlink(missing_ok=True)
             raise
@@ -77,9 +96,9 @@ class LocalDestination(Destination):
     def _put_if_absent(self, key: str, data: bytes) -> None:
         target = self._target(key)
         temp = target.with_name(f".{target.name}{_TEMP_MARK}{uuid.uuid4().hex}")
-        target.parent.mkdir(parents=True, exist_ok=True)
-        temp.write_bytes(data)
+        _make_folder(target.parent)
         try:
+            temp.write_bytes(data)  # a full disk may leave part of it: removed below
             os.link(temp, target)  # fails if the target exists; it appears whole: atomic
         finally:
             temp.unlink(missing_ok=True)

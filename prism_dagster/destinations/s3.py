@@ -221,7 +221,9 @@ class S3Destination(Destination):
             pages = client.get_paginator("list_multipart_uploads")
             for page in pages.paginate(Bucket=self.bucket, Prefix=prefix):
                 for upload in page.get("Uploads", []):
-                    if upload["Initiated"] < begun_before:
+                    # Directly in the folder only: one below it is not this hour's.
+                    inside = "/" not in upload["Key"][len(prefix) :]
+                    if inside and upload["Initiated"] < begun_before:
                         client.abort_multipart_upload(
                             Bucket=self.bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                         )

@@ -21,6 +21,24 @@ class RetryPolicy(dg.Config):
     )
     request_timeout_s: float = Field(default=60.0, gt=0, description="Connect/read timeout.")
 
+    def for_cleanup(self) -> RetryPolicy:
+        """The short budget of a clean-up after a failure (aborting an upload, letting go of
+        a lease): one retry, soon. The store may be what failed, and the next run finishes
+        what is left (it aborts unfinished uploads and takes over a lease whose run is gone).
+        """
+        return self.model_copy(
+            update={
+                "attempts": min(self.attempts, CLEANUP_ATTEMPTS),
+                "give_up_after_s": min(self.give_up_after_s, CLEANUP_BUDGET_S),
+                "max_backoff_s": min(self.max_backoff_s, self.initial_backoff_s),
+            }
+        )
+
+
+#: A clean-up request is tried at most this often, over at most this long.
+CLEANUP_ATTEMPTS = 2
+CLEANUP_BUDGET_S = 5.0
+
 
 class DestinationFields(BaseModel):
     """Upload settings every provider shares; declared once, inherited by prism.yaml's

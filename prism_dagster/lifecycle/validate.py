@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass
 from enum import StrEnum
 
+from prism_dagster import clock
 from prism_dagster.archive import layout
 from prism_dagster.archive.archive import Archive
 from prism_dagster.destinations.base import Destination, ObjectKind
@@ -99,11 +101,19 @@ def validate_destination(archive: Archive) -> Validation:
 
 
 def validate_source(source: LogSource) -> Step:
-    """The source answers, and how many of its rows no hour can ever hold."""
+    """The source opens as a run opens it, and how many of its rows no hour can ever hold."""
     try:
+        unreadable = _open(source)
         timeless = source.rows_without_event_time()
     except SourceError as exc:
         return Step("source", Outcome.FAIL, str(exc))
+    if unreadable:
+        return Step(
+            "source",
+            Outcome.WARN,
+            f"{source.describe()}: {len(unreadable)} path(s) cannot be read, first "
+            f"{unreadable[0]}; runs archive each as a rejected line naming its cause",
+        )
     if timeless:
         return Step(
             "source",
@@ -112,6 +122,19 @@ def validate_source(source: LogSource) -> Step:
             "no hour holds them, so they are never archived: fix them at the gateway",
         )
     return Step("source", Outcome.PASS, f"{source.describe()} answers")
+
+
+def _open(source: LogSource) -> tuple[str, ...]:
+    """What of the source cannot be read, each with its cause; a SourceError when none of it
+    can (a spool folder missing or denied, a database unreachable).
+
+    The source is opened over an empty window, as a run opens it (the spool listed, the
+    table queried), so no rows are read.
+    """
+    now = layout.as_utc_hour(clock.utc_now())
+    with closing(iter(source.read_pieces(now, now))) as pieces:
+        first = next(pieces, None)
+    return first.unreadable if first is not None else ()
 
 
 def _one_writer(dest: Destination, key: str, payload: bytes) -> Step:

@@ -1,7 +1,7 @@
 """DuckDB's extensions and ``CREATE SECRET`` for an integration's store.
 
 Credentials are never printed: a secret names the environment variable prism.yaml names, read
-with ``getenv`` (a DuckDB CLI function; from Python, register one, see README), or a
+with ``getenv`` (a DuckDB CLI function; from Python, register one, see docs/analysts.md), or a
 placeholder variable where DuckDB needs a credential prism.yaml does not have.
 """
 

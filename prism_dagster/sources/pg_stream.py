@@ -48,6 +48,16 @@ class Stalled(Exception):
         self.seconds = seconds
 
 
+class Failed(Exception):
+    """The session's code or driver raised ``error`` in ``phase``: "connect" (before the
+    connection was made) or "read" (after)."""
+
+    def __init__(self, phase: str, error: Exception) -> None:
+        super().__init__(f"{phase}: {type(error).__name__}: {error}")
+        self.phase = phase
+        self.error = error
+
+
 @dataclass(frozen=True)
 class _Failed:
     error: BaseException
@@ -118,7 +128,8 @@ def stream(
     """The items of ``work(cursor)`` on a connection from ``connect()``, made in a worker thread.
 
     Raises ``Stalled`` when connecting takes longer than ``connect_timeout_s`` (plus a grace)
-    or when no item arrives for ``idle_timeout_s``; errors of the worker are re-raised here.
+    or when no item arrives for ``idle_timeout_s``; an error of the worker as ``Failed``, with
+    the phase it happened in.
     """
     session = _Session()
     worker = threading.Thread(
@@ -138,6 +149,8 @@ def stream(
             elif item is _DONE:
                 return
             elif isinstance(item, _Failed):
+                if isinstance(item.error, Exception):
+                    raise Failed(phase, item.error) from item.error
                 raise item.error
             else:
                 yield item

@@ -23,6 +23,7 @@ from prism_dagster.config.sources import PostgresSourceConfig
 from prism_dagster.errors import FailureCause, SourceError, redact
 from prism_dagster.sources import pg_stream
 from prism_dagster.sources.base import REJECT_TIME, UPDATED_AT, LogSource, SourceBatch, fingerprint
+from prism_dagster.sources.pg_errors import diagnose, not_connected
 from prism_dagster.sources.pg_stream import bad_setting, secrets, where
 
 T = TypeVar("T")
@@ -186,70 +187,31 @@ class PostgresSource(LogSource):
         timeouts = (self.connect_timeout_s, self.statement_timeout_s, self.idle_timeout_s)
         try:
             yield from pg_stream.session(self.dsn, work, *timeouts)
-        except adbc_driver_manager.Error as exc:
-            raise self._translate(exc) from None
+        except pg_stream.Failed as failed:
+            error = failed.error
+            if not isinstance(error, adbc_driver_manager.Error | OSError):
+                raise error from None  # ours (a SourceError), or a bug: as it was raised
+            # The driver repeats the whole query; the operator needs the server's words only.
+            said = re.sub(r"\s*Query was: .*?(?=\. SQLSTATE|\Z)", "", str(error), flags=re.DOTALL)
+            detail = "PostgreSQL said: " + redact(said, secrets(self.dsn)).strip()
+            why = diagnose(self, error, failed.phase, detail)
+            raise self._error(why.cause, why.fix, detail, why.transient) from None
         except pg_stream.Stalled as stall:
             if stall.phase == "connect":
-                raise self._not_connected() from None
-            raise self._error(
-                FailureCause.SOURCE_UNREACHABLE,
+                why = not_connected(self)
+                raise self._error(why.cause, why.fix, transient=why.transient) from None
+            fix = (
                 f"no data for {stall.seconds:g} s (stalled connection); check the network path "
-                "to the database, or raise source.idle_timeout_s",
-            ) from None
+                "to the database, or raise source.idle_timeout_s"
+            )
+            raise self._error(FailureCause.SOURCE_UNREACHABLE, fix, transient=True) from None
 
-    def _error(self, cause: FailureCause, fix: str, detail: str = "") -> SourceError:
+    def _error(
+        self, cause: FailureCause, fix: str, detail: str = "", transient: bool = False
+    ) -> SourceError:
         """First line: where, why and what to fix; the driver's own words after it."""
         first = f"{self.describe()}: {cause.value}: {fix}"
-        return SourceError(f"{first}\n{detail}" if detail else first, cause)
-
-    def _not_connected(self, detail: str = "") -> SourceError:
-        return self._error(
-            FailureCause.SOURCE_UNREACHABLE,
-            f"not connected after {self.connect_timeout_s} s; check host, port and the network "
-            "path to the database, or raise source.connect_timeout_s",
-            detail,
-        )
-
-    def _translate(self, exc: Exception) -> SourceError:
-        state = str(getattr(exc, "sqlstate", "") or "")
-        # The driver repeats the whole query; the operator needs the server's words only.
-        said = re.sub(r"\s*Query was: .*?(?=\. SQLSTATE|\Z)", "", str(exc), flags=re.DOTALL)
-        detail = "PostgreSQL said: " + redact(said, secrets(self.dsn)).strip()
-        table = f"{self.db_schema}.{self.table}"
-        if state in ("42P01", "42703", "3F000") or "does not exist" in detail:
-            cause = FailureCause.BAD_SOURCE_SCHEMA
-            fix = "check source.table, source.db_schema and source.columns"
-        elif state == "42501" or "permission denied" in detail:
-            cause = FailureCause.SOURCE_DENIED
-            fix = f"GRANT SELECT ON {table} TO the archiver's role"
-        elif state.startswith("22"):  # data exceptions: a scope value the column cannot hold
-            cause, fix = FailureCause.BAD_SOURCE_SETTING, self._bad_scope_value(detail)
-        elif state == "57014":  # query_canceled; our own cancel is never reported this way
-            cause = FailureCause.SOURCE_UNREACHABLE
-            fix = (
-                f"the query ran longer than source.statement_timeout_s "
-                f"({self.statement_timeout_s} s); raise it, or index organization_id with "
-                "started_at and with created_at"
-            )
-        elif "timeout expired" in detail:
-            return self._not_connected(detail)
-        else:
-            cause = FailureCause.SOURCE_UNREACHABLE
-            fix = "check host, port, user and password in source.dsn, and the network path"
-        return self._error(cause, fix, detail)
-
-    def _bad_scope_value(self, detail: str) -> str:
-        kind = re.search(r"for type ([\w ]+?)\s*:", detail)
-        expected = f"a valid {kind.group(1)}" if kind else "a value of the column's type"
-        values = {"organization_id": self.organization_id, "workspace_id": self.workspace_id}
-        named = [
-            f"source.{name} {value!r}"
-            for name, value in values.items()
-            if value is not None and f'"{value}"' in detail
-        ]
-        if named:
-            return f"{' and '.join(named)} is not {expected}; set the gateway's own id"
-        return f"source.organization_id and source.workspace_id must each be {expected}"
+        return SourceError(f"{first}\n{detail}" if detail else first, cause, transient)
 
     def _table(self) -> str:
         return f"{quote(self.db_schema)}.{quote(self.table)}"

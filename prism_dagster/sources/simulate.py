@@ -151,3 +151,17 @@ def simulate(
     """Write traffic for every hour in ``[start, end)``."""
     hours = layout.hours_between(start, end)
     return [write_hour(spool, hour, rate, seed, bad_lines) for hour in hours]
+
+
+def summary(hours: list[HourTraffic]) -> str:
+    """What was written, as ``simulate`` reports it: requests, malformed lines, quiet hours.
+
+    An hour is quiet when it holds no requests, malformed lines or not.
+    """
+    bad = sum(h.bad_lines for h in hours)
+    quiet = sum(1 for h in hours if not h.rows)
+    lines = f" and {bad} malformed lines (--bad-lines {bad // len(hours)} per hour)" if bad else ""
+    return (
+        f"{sum(h.rows for h in hours)} requests{lines} over {len(hours)} hours "
+        f"({quiet} quiet: no requests)"
+    )

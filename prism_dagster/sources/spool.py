@@ -23,7 +23,7 @@ from prism_dagster.archive.schema import GATEWAY_SCHEMA
 from prism_dagster.errors import FailureCause, SourceError
 from prism_dagster.sources.base import REJECT_TIME, LogSource, SourceBatch
 from prism_dagster.sources.spool_file import read_file
-from prism_dagster.sources.spool_index import Span, SpoolIndex
+from prism_dagster.sources.spool_index import INDEX_NAME, Span, SpoolIndex
 from prism_dagster.sources.spool_large import is_large, read_in_blocks
 from prism_dagster.sources.spool_lines import REJECTS, is_symlink, path_reject, why
 
@@ -70,6 +70,10 @@ def list_spool(root: Path) -> tuple[list[Path], list[Path], list[tuple[Path, OSE
         for name in names:
             path = here / name
             if name.startswith("."):
+                # Hidden, so not read (as Athena, Hive and Spark skip them), but a hidden log
+                # file is named: its lines are in no archive. Our own index is not a log.
+                if is_log_name(name.lstrip(".")) and name != INDEX_NAME:
+                    ignored.append(path)
                 continue
             if not is_log_name(name):
                 ignored.append(path)
@@ -134,8 +138,8 @@ class SpoolSource(LogSource):
         if ignored:
             names = ", ".join(p.relative_to(root).as_posix() for p in ignored[:10])
             log.warning(
-                "spool %s: %d entries not read (not regular *.ndjson/*.jsonl/*.json[.gz] files)"
-                ": %s",
+                "spool %s: %d entries not read (hidden, or not regular "
+                "*.ndjson/*.jsonl/*.json[.gz] files): %s",
                 root,
                 len(ignored),
                 names,

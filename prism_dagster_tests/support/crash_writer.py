@@ -1,8 +1,8 @@
 """A writer to kill with SIGKILL mid-hour: holds the hour's lease and is inside an upload.
 
-Run as ``python -m prism_dagster_tests.support.crash_writer INTEGRATION_JSON LEASE_KEY KEY``;
-prints READY once the lease is held and an unfinished object (local temp file, S3 multipart
-part) exists.
+Run as ``python -m prism_dagster_tests.support.crash_writer INTEGRATION_JSON LEASE_KEY KEY
+[TTL_S]``; prints READY once the lease (for TTL_S seconds, 1 by default) is held and an
+unfinished object (local temp file, S3 multipart part) exists.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ def main() -> None:
         {"source": {"kind": "spool", "path": "/x"}, "integrations": [integration]}
     )
     dest = live(config.integrations[0].destination())
-    lease = HourLease(dest, lease_key, f"doomed-{os.getpid()}", ttl_s=1)
+    ttl_s = float(sys.argv[4]) if len(sys.argv) > 4 else 1.0
+    lease = HourLease(dest, lease_key, f"doomed-{os.getpid()}", ttl_s=ttl_s)
     assert lease.try_acquire() is None
     with dest.open_object(key, ObjectKind.GZIP_JSONL) as sink:
         sink.write(os.urandom(6 * 2**20))  # past one 5 MiB part: S3 starts a multipart upload

@@ -97,15 +97,37 @@ class FaultyProxy:
         self._failed = 0
         self._to_fail = fail_first
         self._down_until = 0.0
+        self._fail_from: Callable[[str, str], bool] | None = None
         self.seen: list[Seen] = []
         self._to_corrupt = 0
         self._corrupt_if: Callable[[str, str, int], bool] = lambda method, path, size: False
         self.corrupted: list[str] = []
+        # Requests forwarded whose answer never reaches the client (see ``lose_answer_next``).
+        self._to_lose: list[tuple[Callable[[Seen], bool], bool]] = []
+        self.lost: list[Seen] = []
+        self.released = threading.Event()  # set when the proxy stops: held answers end then
 
     def corrupt_next(self, count: int, when: Callable[[str, str, int], bool]) -> None:
         """Flip a byte in the bodies of the next ``count`` requests ``when(method, path, size)``."""
         with self._lock:
             self._to_corrupt, self._corrupt_if = count, when
+
+    def lose_answer_next(self, when: Callable[[Seen], bool], hang: bool = False) -> None:
+        """Forward the next request ``when(seen)``, then never answer it: the store did the work
+        but its answer is lost. The connection is closed at once, or with ``hang`` held open
+        without a byte until the proxy stops (a hung request the client must time out)."""
+        with self._lock:
+            self._to_lose.append((when, hang))
+
+    def _loses(self, seen: Seen) -> bool | None:
+        """None: answer ``seen``; else it is lost (True: hung, False: connection closed)."""
+        with self._lock:
+            for rule in self._to_lose:
+                if rule[0](seen):
+                    self._to_lose.remove(rule)
+                    self.lost.append(seen)
+                    return rule[1]
+        return None
 
     def _tamper(self, method: str, path: str, body: bytes | None) -> bytes | None:
         with self._lock:
@@ -139,6 +161,11 @@ class FaultyProxy:
         with self._lock:
             self._to_fail = count
 
+    def fail_from(self, when: Callable[[str, str], bool]) -> None:
+        """A lasting outage from the first request ``when(method, path)`` on, that one too."""
+        with self._lock:
+            self._fail_from = when
+
     def fail_for(self, seconds: float) -> None:
         """An outage: answer every request with the canned error for ``seconds`` from now."""
         with self._lock:
@@ -150,6 +177,8 @@ class FaultyProxy:
             return False
         with self._lock:
             self._requests += 1
+            if self._fail_from is not None and self._fail_from(method, path):
+                self._fail_from, self._down_until = None, float("inf")
             if time.monotonic() < self._down_until:
                 self._failed += 1
                 return True
@@ -192,13 +221,14 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         proxy = self.server.proxy
         body = self._read_body()
         headers = {name.lower(): value for name, value in self.headers.items()}
+        seen = Seen(self.command, self.path, headers, body or b"")
         with proxy._lock:
-            proxy.seen.append(Seen(self.command, self.path, headers, body or b""))
+            proxy.seen.append(seen)
         body = proxy._tamper(self.command, self.path, body)
         if proxy._admit(self.command, self.path):
             self._send_fault(proxy)
         else:
-            self._forward(proxy, body)
+            self._forward(proxy, body, proxy._loses(seen))
 
     do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = do_PATCH = do_OPTIONS = _handle
 
@@ -212,7 +242,7 @@ class _ProxyHandler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(proxy.body)
 
-    def _forward(self, proxy: FaultyProxy, body: bytes | None) -> None:
+    def _forward(self, proxy: FaultyProxy, body: bytes | None, lost: bool | None = None) -> None:
         conn = http.client.HTTPConnection(proxy.upstream_host, proxy.upstream_port, timeout=60)
         try:
             try:
@@ -241,6 +271,12 @@ class _ProxyHandler(BaseHTTPRequestHandler):
                 self.send_header("Content-Length", str(len(message)))
                 self.end_headers()
                 self.wfile.write(message)
+                return
+            if lost is not None:  # the store did the work; its answer never reaches the client
+                response.read()
+                if lost:
+                    proxy.released.wait()
+                self.close_connection = True
                 return
             self._relay(response)
         except OSError:
@@ -298,6 +334,7 @@ def faulty_proxy(
     try:
         yield proxy
     finally:
+        proxy.released.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
