@@ -76,7 +76,7 @@ def test_a_broken_destination_skips_the_tick_with_a_reason(spool, tmp_path, monk
     assert result.run_requests == []
     reason = result.skip_reason.skip_message
     assert reason.startswith("prod: could not compare with the archive: "), reason
-    assert "not a directory" in reason and "\n" not in reason
+    assert "not a folder" in reason and "\n" not in reason
 
 
 def test_a_busy_changed_hour_is_said_to_be_busy_not_unchanged(spool, tmp_path, monkeypatch):

@@ -85,6 +85,6 @@ def test_asset_page_shows_the_hours_rows_and_the_error(spool: Path, tmp_path: Pa
                 page.get_by_text("integration_status", exact=True).first.click()
                 result = page.get_by_text("Evaluation result", exact=True).locator("xpath=..")
                 expect(result).to_contain_text("Failed")
-                description = page.get_by_text(re.compile(r"^Error \(\w+\): "))
+                description = page.get_by_text(re.compile(r"^Error \(not a folder\): "))
                 expect(description).to_contain_text(str(blocker))
                 expect(_metadata(page, "status")).to_have_text("Error")

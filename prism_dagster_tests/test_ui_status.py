@@ -53,6 +53,6 @@ def test_materialize_from_the_ui_sets_error_then_active(spool: Path, tmp_path: P
         run = dev.materialize(ARCHIVE, "2026-03-31-20:00")
         assert dev.wait_for_run(run) == "SUCCESS"
         recovered = _wait_for(store, Status.ACTIVE)
-    assert str(blocker) in failed.last_error and failed.error_cause == "unknown"
+    assert str(blocker) in failed.last_error and failed.error_cause == "not a folder"
     assert recovered.last_archived_hour == hour("2026-03-31T20")
     assert recovered.last_error is None

@@ -49,6 +49,16 @@ def _make_folder(folder: Path) -> None:
         raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(folder)) from None
 
 
+def _no_file_in_the_way(folder: Path) -> None:
+    """Raise NotADirectoryError if a file stands where ``folder`` or one of its parents must
+    be: then nothing below it can be read, which is not the same as "no such object"."""
+    for path in (folder, *folder.parents):
+        if path.exists():
+            if not path.is_dir():
+                raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR), str(path))
+            return
+
+
 class LocalDestination(Destination):
     """Archive into a folder on this machine (``path`` is the bucket's root)."""
 
@@ -130,6 +140,7 @@ class LocalDestination(Destination):
 
         def listing() -> list[str]:
             if not base.is_dir():
+                _no_file_in_the_way(base)
                 return []
             files = (f for f in base.rglob("*") if f.is_file() and not f.name.startswith("."))
             keys = (f.relative_to(self.root).as_posix() for f in files)
